@@ -1,0 +1,307 @@
+/**
+ * Declarative pipelines. A pipeline file declares its stages and options once;
+ * from that declaration come the CLI flags, `--help`, validation with one-line
+ * errors, progress reporting on stderr, and the final one-line JSON summary on
+ * stdout that shell scripts can chain on.
+ *
+ *   const p = definePipeline({ name, description, stages, options, run });
+ *   await runIfMain(p, import.meta.url);
+ */
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { UserError, isUserError } from './errors.ts';
+import { ProgressReporter } from './progress.ts';
+import { nearest } from '../util/nearest.ts';
+
+interface BaseOption {
+  /** One line for --help. */
+  description: string;
+  /** Single-letter alias. */
+  short?: string;
+  /** Name of the value in --help (e.g. DIR, N). */
+  placeholder?: string;
+}
+export interface StringOption extends BaseOption {
+  type: 'string';
+  multiple?: false;
+  required?: boolean;
+  default?: string;
+  choices?: readonly string[];
+}
+export interface StringListOption extends BaseOption {
+  type: 'string';
+  multiple: true;
+  required?: boolean;
+  default?: readonly string[];
+}
+export interface NumberOption extends BaseOption {
+  type: 'int' | 'number';
+  required?: boolean;
+  default?: number;
+  min?: number;
+  max?: number;
+}
+export interface BooleanOption extends BaseOption {
+  type: 'boolean';
+  default?: boolean;
+}
+export type OptionSpec = StringOption | StringListOption | NumberOption | BooleanOption;
+export type OptionSpecs = Record<string, OptionSpec>;
+
+type ValueOf<S> = S extends BooleanOption ? boolean
+  : S extends NumberOption ? number
+  : S extends StringListOption ? string[]
+  : string;
+type IsSet<S> = S extends BooleanOption ? true
+  : S extends StringListOption ? true
+  : S extends { required: true } ? true
+  : S extends { default: string | number } ? true
+  : false;
+/** The parsed values of a set of option specs. */
+export type OptionValues<O extends OptionSpecs> = {
+  [K in keyof O]: IsSet<O[K]> extends true ? ValueOf<O[K]> : ValueOf<O[K]> | undefined;
+};
+
+/** A stage of the pipeline, listed in --help and used as a progress label. */
+export interface StageSpec {
+  name: string;
+  description: string;
+}
+
+/** What a running pipeline can use. */
+export interface RunContext {
+  readonly progress: ProgressReporter;
+  /** One informational line on stderr. */
+  log(message: string): void;
+  /** One warning line on stderr (also collected into the summary's `warnings`). */
+  warn(message: string): void;
+  /** Call when the pipeline writes data to stdout: the summary then goes to stderr. */
+  claimStdout(): void;
+  /** Aborted on SIGINT/SIGTERM. */
+  readonly signal: AbortSignal;
+}
+
+export interface PipelineSpec<O extends OptionSpecs, R extends object> {
+  name: string;
+  description: string;
+  stages: readonly StageSpec[];
+  options: O;
+  /** Usage examples for --help. */
+  examples?: readonly string[];
+  /** Cross-option validation; throw UserError. */
+  validate?(opts: OptionValues<O>): void;
+  run(opts: OptionValues<O>, ctx: RunContext): Promise<R>;
+}
+
+export interface Pipeline<O extends OptionSpecs, R extends object> {
+  readonly spec: PipelineSpec<O, R>;
+  /** Parses argv (without node and script) into validated option values. */
+  parse(argv: readonly string[]): OptionValues<O> | 'help';
+  /** Runs programmatically with already-typed options (no process exit). */
+  run(opts: OptionValues<O>, ctx?: Partial<RunContext>): Promise<R>;
+  /** Full CLI behaviour: parse, run, print summary, exit code. */
+  main(argv?: readonly string[]): Promise<number>;
+  /** --help text. */
+  help(): string;
+}
+
+/** `vocabSize` -> `vocab-size`. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+const COMMON: OptionSpecs = {
+  quiet: { type: 'boolean', description: 'no progress output on stderr' },
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+};
+
+/** Declares a pipeline. */
+export function definePipeline<O extends OptionSpecs, R extends object>(spec: PipelineSpec<O, R>): Pipeline<O, R> {
+  const all: OptionSpecs = { ...spec.options, ...COMMON };
+  const keyByFlag = new Map(Object.keys(all).map((k) => [flagName(k), k]));
+
+  const help = (): string => {
+    const lines = [`${spec.name}: ${spec.description}`, '', `usage: node pipelines/${spec.name}.ts [options]`, '', 'stages:'];
+    for (const s of spec.stages) lines.push(`  ${s.name.padEnd(18)} ${s.description}`);
+    lines.push('', 'options:');
+    for (const [k, o] of Object.entries(all)) {
+      const ph = o.type === 'boolean' ? '' : ` ${o.placeholder ?? (o.type === 'string' ? 'VALUE' : 'N')}`;
+      const left = `${o.short ? `-${o.short}, ` : '    '}--${flagName(k)}${ph}`;
+      const notes: string[] = [];
+      if ('required' in o && o.required) notes.push('required');
+      if ('multiple' in o && o.multiple) notes.push('repeatable');
+      if ('choices' in o && o.choices) notes.push(`one of: ${o.choices.join(', ')}`);
+      if (o.default !== undefined && !(Array.isArray(o.default) && o.default.length === 0)) notes.push(`default: ${Array.isArray(o.default) ? o.default.join(', ') : String(o.default)}`);
+      if ('min' in o && o.min !== undefined) notes.push(`min ${o.min}`);
+      if ('max' in o && o.max !== undefined) notes.push(`max ${o.max}`);
+      lines.push(`  ${left.padEnd(30)} ${o.description}${notes.length ? ` (${notes.join('; ')})` : ''}`);
+    }
+    if (spec.examples?.length) {
+      lines.push('', 'examples:');
+      for (const e of spec.examples) lines.push(`  ${e}`);
+    }
+    lines.push('', 'Progress goes to stderr; a one-line JSON summary goes to stdout.');
+    return lines.join('\n');
+  };
+
+  const parse = (argv: readonly string[]): OptionValues<O> | 'help' => {
+    const config: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
+    for (const [k, o] of Object.entries(all)) {
+      config[flagName(k)] = {
+        type: o.type === 'boolean' ? 'boolean' : 'string',
+        ...(o.type === 'string' && o.multiple ? { multiple: true } : {}),
+        ...(o.short ? { short: o.short } : {}),
+      };
+    }
+    let parsed: ReturnType<typeof parseArgs>;
+    try {
+      parsed = parseArgs({ args: [...argv], options: config, strict: true, allowPositionals: false } as Parameters<typeof parseArgs>[0]);
+    } catch (e) {
+      throw new UserError(explainParseError((e as Error).message, [...keyByFlag.keys()]));
+    }
+    const raw = parsed.values as Record<string, string | boolean | string[] | undefined>;
+    if (raw.help) return 'help';
+    const out: Record<string, unknown> = {};
+    for (const [k, o] of Object.entries(spec.options)) {
+      const flag = `--${flagName(k)}`;
+      const v = raw[flagName(k)];
+      if (o.type === 'boolean') {
+        out[k] = (v as boolean | undefined) ?? o.default ?? false;
+        continue;
+      }
+      if (o.type === 'string' && o.multiple) {
+        const list = (v as string[] | undefined) ?? [...(o.default ?? [])];
+        if (o.required && list.length === 0) throw new UserError(`missing required option ${flag} (see --help)`);
+        out[k] = list;
+        continue;
+      }
+      if (v === undefined) {
+        if (o.default !== undefined) { out[k] = o.default; continue; }
+        if (o.required) throw new UserError(`missing required option ${flag} (see --help)`);
+        out[k] = undefined;
+        continue;
+      }
+      const s = v as string;
+      if (o.type === 'string') {
+        if (o.choices && !o.choices.includes(s)) {
+          const n = nearest(s, o.choices);
+          throw new UserError(`invalid value '${s}' for ${flag}: expected one of ${o.choices.join(', ')}${n ? ` (did you mean '${n}'?)` : ''}`);
+        }
+        out[k] = s;
+        continue;
+      }
+      const num = Number(s.replace(/_/g, ''));
+      if (s.trim() === '' || !Number.isFinite(num)) throw new UserError(`invalid value '${s}' for ${flag}: expected a number`);
+      if (o.type === 'int' && !Number.isInteger(num)) throw new UserError(`invalid value '${s}' for ${flag}: expected an integer`);
+      if (o.min !== undefined && num < o.min) throw new UserError(`invalid value ${s} for ${flag}: must be at least ${o.min}`);
+      if (o.max !== undefined && num > o.max) throw new UserError(`invalid value ${s} for ${flag}: must be at most ${o.max}`);
+      out[k] = num;
+    }
+    out.quiet = raw.quiet ?? false;
+    const values = out as OptionValues<O>;
+    spec.validate?.(values);
+    return values;
+  };
+
+  const run = async (opts: OptionValues<O>, partial: Partial<RunContext> = {}): Promise<R> => {
+    const controller = new AbortController();
+    const quiet = (opts as { quiet?: boolean }).quiet === true;
+    const progress = partial.progress ?? ProgressReporter.auto(spec.name, quiet);
+    const ctx: RunContext = {
+      progress,
+      log: partial.log ?? ((m) => progress.log(m)),
+      warn: partial.warn ?? ((m) => process.stderr.write(`[${spec.name}] warning: ${m}\n`)),
+      claimStdout: partial.claimStdout ?? (() => {}),
+      signal: partial.signal ?? controller.signal,
+    };
+    try {
+      return await spec.run(opts, ctx);
+    } finally {
+      progress.close();
+    }
+  };
+
+  const main = async (argv: readonly string[] = process.argv.slice(2)): Promise<number> => {
+    let summaryToStderr = false;
+    const warnings: string[] = [];
+    const controller = new AbortController();
+    const onSignal = (): void => controller.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const opts = parse(argv);
+      if (opts === 'help') {
+        process.stdout.write(`${help()}\n`);
+        return 0;
+      }
+      const progress = ProgressReporter.auto(spec.name, (opts as { quiet?: boolean }).quiet === true);
+      const t0 = performance.now();
+      const result = await run(opts, {
+        progress,
+        warn: (m) => { warnings.push(m); progress.log(`warning: ${m}`); if (progress.mode === 'off') process.stderr.write(`[${spec.name}] warning: ${m}\n`); },
+        claimStdout: () => { summaryToStderr = true; },
+        signal: controller.signal,
+      });
+      const summary = {
+        pipeline: spec.name,
+        ok: true,
+        ...result,
+        ...(warnings.length ? { warnings } : {}),
+        wall_s: round3((performance.now() - t0) / 1000),
+        peak_rss_mb: round3(process.resourceUsage().maxRSS / 1024),
+      };
+      (summaryToStderr ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
+      return 0;
+    } catch (e) {
+      if (isUserError(e)) {
+        process.stderr.write(`${spec.name}: error: ${e.message}\n`);
+        return 2;
+      }
+      if (controller.signal.aborted) {
+        process.stderr.write(`${spec.name}: interrupted; no partial output was left under the final name\n`);
+        return 130;
+      }
+      process.stderr.write(`${spec.name}: internal error: ${(e as Error).stack ?? String(e)}\n`);
+      return 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  };
+
+  return { spec, parse, run, main, help };
+}
+
+/** Turns node:util parseArgs messages into one line with a suggestion. */
+function explainParseError(message: string, flags: string[]): string {
+  const unknown = /Unknown option '(-{1,2})([^']+)'/.exec(message);
+  if (unknown) {
+    const n = nearest(unknown[2], flags);
+    return `unknown option ${unknown[1]}${unknown[2]}${n ? ` (did you mean --${n}?)` : ''}; see --help`;
+  }
+  const pos = /Unexpected argument '([^']+)'/.exec(message);
+  if (pos) return `unexpected argument '${pos[1]}': every value needs its flag (see --help)`;
+  return `${message.split('\n')[0]} (see --help)`;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** Runs the pipeline's CLI when `moduleUrl` is the entry script, then exits. */
+export async function runIfMain<O extends OptionSpecs, R extends object>(p: Pipeline<O, R>, moduleUrl: string): Promise<void> {
+  const entry = process.argv[1];
+  if (!entry) return;
+  let same = false;
+  try {
+    same = realpathSync(resolve(entry)) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    same = false;
+  }
+  if (!same) return;
+  const code = await p.main();
+  process.exitCode = code;
+  if (code !== 0) process.exit(code);
+}
