@@ -99,3 +99,18 @@ test('OrderedPool runs a real worker module on threads', async () => {
   assert.deepEqual(out, input.map((x) => Buffer.byteLength(x.text)));
   await pool.close();
 });
+
+test('composeStages wires transforms and the pool with stream-chain, in order', async () => {
+  const { composeStages } = await import('../src/stream/compose.ts');
+  const pool = new OrderedPool<number, number>({ filename: 'unused', workers: 0, window: 4, inline: async (x) => { await new Promise((r) => setTimeout(r, x % 3)); return x + 1; } });
+  const double = async function* (src: AsyncIterable<unknown>) { for await (const x of src) { yield (x as number) * 2; } };
+  let pulled = 0;
+  const source = (function* () { for (let i = 0; i < 200; i++) { pulled++; yield i; } })();
+  const out: number[] = [];
+  for await (const x of composeStages<number>(source, [double, pool.stream()])) {
+    out.push(x);
+    if (out.length === 5) assert.ok(pulled < 100, `source should be pulled lazily, pulled ${pulled}`);
+  }
+  assert.deepEqual(out, Array.from({ length: 200 }, (_, i) => 2 * i + 1));
+  await pool.close();
+});
