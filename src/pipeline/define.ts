@@ -228,6 +228,9 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
     const warnings: string[] = [];
     const controller = new AbortController();
     const onSignal = (): void => controller.abort();
+    // A closed downstream (`| head`) is a normal end for a shell pipeline, not a crash.
+    const onPipeError = (e: NodeJS.ErrnoException): void => { if (e.code === 'EPIPE') process.exit(0); };
+    process.stdout.on('error', onPipeError);
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {

@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { UserError } from '../pipeline/errors.ts';
 
 const pending = new Set<string>();
+let sequence = 0;
 let hooked = false;
 
 /** Removes temporaries left by this process when it is interrupted. */
@@ -30,7 +31,7 @@ function hookCleanup(): void {
 /** A temporary sibling path for `target`, registered for cleanup on exit. */
 export function tempPathFor(target: string): string {
   hookCleanup();
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}`);
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}-${++sequence}`);
   pending.add(tmp);
   return tmp;
 }
