@@ -90,6 +90,17 @@ export interface PipelineSpec<O extends OptionSpecs, R extends object> {
   options: O;
   /** Usage examples for --help. */
   examples?: readonly string[];
+  /**
+   * A repeatable string option that also takes plain (flag-less) arguments,
+   * e.g. `plot RUN RUN --out x.png`. Without it, plain arguments are an error.
+   */
+  positional?: keyof O & string;
+  /**
+   * True when `run` watches `ctx.signal` and stops cleanly (e.g. saving a
+   * checkpoint) on Ctrl-C; a second Ctrl-C still exits at once. Otherwise
+   * Ctrl-C exits at once, and atomic writes leave the previous output intact.
+   */
+  gracefulInterrupt?: boolean;
   /** Cross-option validation; throw UserError. */
   validate?(opts: OptionValues<O>): void;
   run(opts: OptionValues<O>, ctx: RunContext): Promise<R>;
@@ -123,7 +134,8 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
   const keyByFlag = new Map(Object.keys(all).map((k) => [flagName(k), k]));
 
   const help = (): string => {
-    const lines = [`${spec.name}: ${spec.description}`, '', `usage: node pipelines/${spec.name}.ts [options]`, '', 'stages:'];
+    const pos = spec.positional ? ` [${(all[spec.positional] as StringListOption).placeholder ?? 'ARG'}...]` : '';
+    const lines = [`${spec.name}: ${spec.description}`, '', `usage: node pipelines/${spec.name}.ts${pos} [options]`, '', 'stages:'];
     for (const s of spec.stages) lines.push(`  ${s.name.padEnd(18)} ${s.description}`);
     lines.push('', 'options:');
     for (const [k, o] of Object.entries(all)) {
@@ -157,12 +169,16 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
     }
     let parsed: ReturnType<typeof parseArgs>;
     try {
-      parsed = parseArgs({ args: [...argv], options: config, strict: true, allowPositionals: false } as Parameters<typeof parseArgs>[0]);
+      parsed = parseArgs({ args: [...argv], options: config, strict: true, allowPositionals: spec.positional !== undefined } as Parameters<typeof parseArgs>[0]);
     } catch (e) {
       throw new UserError(explainParseError((e as Error).message, [...keyByFlag.keys()]));
     }
     const raw = parsed.values as Record<string, string | boolean | string[] | undefined>;
     if (raw.help) return 'help';
+    if (spec.positional !== undefined && parsed.positionals.length > 0) {
+      const key = flagName(spec.positional);
+      raw[key] = [...((raw[key] as string[] | undefined) ?? []), ...parsed.positionals];
+    }
     const out: Record<string, unknown> = {};
     for (const [k, o] of Object.entries(spec.options)) {
       const flag = `--${flagName(k)}`;
@@ -227,12 +243,21 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
     let summaryToStderr = false;
     const warnings: string[] = [];
     const controller = new AbortController();
-    const onSignal = (): void => controller.abort();
+    let interrupts = 0;
+    const onSignal = (): void => {
+      interrupts++;
+      controller.abort();
+      if (!spec.gracefulInterrupt || interrupts > 1) {
+        process.stderr.write(`\n${spec.name}: interrupted; no partial output was left under the final name\n`);
+        process.exit(130);
+      }
+      process.stderr.write(`\n${spec.name}: stopping after the current step (Ctrl-C again to quit now)\n`);
+    };
     // A closed downstream (`| head`) is a normal end for a shell pipeline, not a crash.
     const onPipeError = (e: NodeJS.ErrnoException): void => { if (e.code === 'EPIPE') process.exit(0); };
     process.stdout.on('error', onPipeError);
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
       const opts = parse(argv);
       if (opts === 'help') {

@@ -12,20 +12,21 @@ const pending = new Set<string>();
 let sequence = 0;
 let hooked = false;
 
-/** Removes temporaries left by this process when it is interrupted. */
+/**
+ * Removes temporaries left by this process when it exits. Signals are the
+ * caller's business (pipelines turn Ctrl-C into process.exit, which lands
+ * here); a process killed outright leaves only hidden `.NAME.tmp-*` files,
+ * never a partial file under the final name.
+ */
 function hookCleanup(): void {
   if (hooked) return;
   hooked = true;
-  const clean = (): void => {
+  process.once('exit', () => {
     for (const p of pending) {
       try { rmSync(p, { recursive: true, force: true }); } catch { /* best effort */ }
     }
     pending.clear();
-  };
-  process.once('exit', clean);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => { clean(); process.exit(130); });
-  }
+  });
 }
 
 /** A temporary sibling path for `target`, registered for cleanup on exit. */

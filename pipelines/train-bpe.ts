@@ -1,0 +1,112 @@
+/**
+ * train-bpe: learn a byte-level BPE tokenizer (CS336 semantics) from text
+ * files and write vocab.json, merges.txt, tokenizer.json (HuggingFace) and
+ * lmpipe.json into --out, atomically. Streams the corpus in chunks; memory
+ * grows with unique pretokens, not with the corpus.
+ *
+ *   npx tsx pipelines/train-bpe.ts --input 'corpus/*.txt' --vocab-size 10000 --out out/tok
+ */
+import { availableParallelism } from 'node:os';
+import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
+import { UserError } from '../src/pipeline/errors.ts';
+import type { ProgressTask } from '../src/pipeline/progress.ts';
+import { readInputs, resolveInputs, totalSize } from '../src/stream/read.ts';
+import { trainBpe, type BpeInput } from '../src/tokenizer/bpe-train.ts';
+import { writeTokenizerDir } from '../src/tokenizer/tokenizer-files.ts';
+
+export const trainBpePipeline = definePipeline({
+  name: 'train-bpe',
+  description: 'train a byte-level BPE tokenizer (CS336 rules) and write it as vocab.json, merges.txt and tokenizer.json',
+  stages: [
+    { name: 'read', description: 'stream the --input files (fast-glob patterns, - for stdin) in chunks cut at safe positions' },
+    { name: 'count', description: 'split on special tokens, pretokenize (GPT-2 pattern), count pretokens (worker threads)' },
+    { name: 'merge', description: 'merge the most frequent pair until --vocab-size (ties: greater byte pair)' },
+    { name: 'write', description: 'write the tokenizer directory atomically' },
+  ],
+  options: {
+    input: { type: 'string', multiple: true, required: true, short: 'i', placeholder: 'GLOB', description: 'training text (glob; repeatable; - for stdin); each file is its own text' },
+    vocabSize: { type: 'int', default: 10000, min: 256, placeholder: 'N', description: 'vocab size including the 256 bytes and the special tokens' },
+    specialToken: { type: 'string', multiple: true, default: ['<|endoftext|>'], placeholder: 'TOKEN', description: 'special token: never merged across, gets an id first' },
+    noSpecialTokens: { type: 'boolean', description: 'train without any special token (overrides --special-token)' },
+    out: { type: 'string', required: true, short: 'o', placeholder: 'DIR', description: 'output directory (replaced only when training succeeds)' },
+    workers: { type: 'string', default: 'auto', placeholder: 'N', description: `counting threads, or auto (by input size, at most ${availableParallelism()} here)` },
+    chunkMb: { type: 'number', default: 8, min: 0.001, placeholder: 'MB', description: 'chunk size for streaming and counting' },
+  },
+  examples: [
+    "npx tsx pipelines/train-bpe.ts --input ../shared/corpora/tinystories.txt --vocab-size 10000 --out out/tok",
+    "npx tsx pipelines/train-bpe.ts -i 'corpus/*.txt' --vocab-size 32000 --special-token '<|endoftext|>' --special-token '<|pad|>' -o out/tok32k",
+    'cat corpus.txt | npx tsx pipelines/train-bpe.ts -i - --vocab-size 5000 -o out/tok5k',
+  ],
+  validate(o) {
+    if (o.workers !== 'auto' && !/^\d+$/.test(o.workers)) {
+      throw new UserError(`invalid value '${o.workers}' for --workers: expected auto or a whole number >= 0`);
+    }
+  },
+  async run(o, ctx) {
+    const files = await resolveInputs(o.input);
+    const specialTokens = o.noSpecialTokens ? [] : o.specialToken;
+    const total = totalSize(files);
+    const chunkBytes = Math.max(64, Math.round(o.chunkMb * 1e6));
+    const input: BpeInput = files.some((f) => f.path === '-')
+      ? readInputs(files, Math.min(chunkBytes, 4 << 20))
+      : files.map((f) => f.path);
+
+    let count: ProgressTask | null = null;
+    let merge: ProgressTask | null = null;
+    const result = await trainBpe({
+      input,
+      vocabSize: o.vocabSize,
+      specialTokens,
+      workers: o.workers === 'auto' ? 'auto' : Number(o.workers),
+      chunkBytes,
+      onProgress: (p) => {
+        if (ctx.signal.aborted) throw new UserError('interrupted');
+        if (p.phase === 'count') {
+          count ??= ctx.progress.task('count', 'bytes', total > 0 ? total : undefined);
+          count.update(p.done);
+        } else {
+          if (count) { count.stop(); count = null; }
+          merge ??= ctx.progress.task('merge', 'steps', p.total);
+          merge.update(p.done);
+        }
+      },
+    });
+    (count as ProgressTask | null)?.stop();
+    (merge as ProgressTask | null)?.stop();
+
+    const t0 = performance.now();
+    const s = result.stats;
+    const meta = await writeTokenizerDir(o.out, result, s);
+    const writeMs = performance.now() - t0;
+
+    if (s.invalidUtf8 > 0) ctx.warn(`${s.invalidUtf8} invalid UTF-8 sequence(s) in the input were kept as bytes`);
+    if (s.stoppedEarly) ctx.warn(`only ${s.merges} merges were possible: the vocab has ${result.vocab.size} entries, fewer than --vocab-size ${o.vocabSize}`);
+    return {
+      out: o.out,
+      files: files.length,
+      input_bytes: s.inputBytes,
+      documents: s.documents,
+      pretokens: s.pretokens,
+      unique_pretokens: s.uniquePretokens,
+      invalid_utf8: s.invalidUtf8,
+      vocab_size: result.vocab.size,
+      merges: s.merges,
+      special_tokens: meta.specialTokens,
+      workers: s.workers,
+      time_s: {
+        count: round3(s.timeMs.count / 1000),
+        merge: round3(s.timeMs.merge / 1000),
+        write: round3(writeMs / 1000),
+      },
+      count_mb_per_s: round3(s.inputBytes / 1e6 / (s.timeMs.count / 1000)),
+      longest_tokens: s.longestTokens.map((t) => ({ id: t.id, bytes: t.bytes, text: t.text })),
+      content_hash: meta.contentHash,
+    };
+  },
+});
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+await runIfMain(trainBpePipeline, import.meta.url);

@@ -1,0 +1,284 @@
+/**
+ * Where a UTF-8 byte stream may be cut so that pretokenizing the parts
+ * separately gives exactly the pretokens of the whole. Pure functions over
+ * byte arrays, shared by BPE training and encoding.
+ *
+ * Why a cut is safe:
+ * - Special tokens: the text is first split on special tokens (leftmost, then
+ *   longest match), so cutting right before a special-token match that no
+ *   other occurrence overlaps changes nothing.
+ * - Plain text: the GPT-2 pattern has no lookbehind, so the pretokens after a
+ *   pretoken boundary depend only on the text after it. The pretoken ending
+ *   at the boundary is unaffected by the cut unless it is whitespace (the
+ *   `\s+(?!\S)` rule looks ahead). So any boundary after a non-whitespace
+ *   pretoken is safe; the fast rule uses "ASCII non-whitespace byte followed by
+ *   ASCII whitespace", which is always such a boundary.
+ * - When a buffer holds only the start of the stream, boundaries are taken
+ *   only where the buffer's end cannot have influenced them: not inside or
+ *   right after a (possibly cut-off) special token, not next to a cut-off
+ *   UTF-8 character, and not where a contraction ('ll) could still complete.
+ */
+import { CLASS_SPACE, codePointClass, decodeUtf8At, nextPretokenEnd } from './pretokenizer.ts';
+
+/** Leftmost-then-longest matcher of special tokens in byte buffers. */
+export class SpecialTokenMatcher {
+  readonly tokens: readonly Buffer[];
+  /** Length of the match found by the last successful `next` call. */
+  matchLength = 0;
+  private cacheBuf: Uint8Array | null = null;
+  private readonly cachePos: Int32Array;
+  private readonly cacheFrom: Int32Array;
+
+  constructor(specials: readonly (string | Uint8Array)[]) {
+    this.tokens = specials
+      .map((s) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s)))
+      .filter((b) => b.length > 0);
+    this.cachePos = new Int32Array(this.tokens.length);
+    this.cacheFrom = new Int32Array(this.tokens.length).fill(-1);
+  }
+
+  /**
+   * Start of the next special-token match in buf[from, end), or -1; sets
+   * `matchLength`. Calls on one buffer should use non-decreasing `from`
+   * (each token's next occurrence is cached, so scanning stays linear).
+   */
+  next(buf: Buffer, from: number, end: number): number {
+    const toks = this.tokens;
+    if (toks.length === 0) return -1;
+    if (this.cacheBuf !== buf) { this.cacheBuf = buf; this.cacheFrom.fill(-1); }
+    let best = -1;
+    let bestLen = 0;
+    for (let k = 0; k < toks.length; k++) {
+      let pos = this.cachePos[k];
+      const cachedFrom = this.cacheFrom[k];
+      if (cachedFrom < 0 || from < cachedFrom || (pos >= 0 && pos < from)) {
+        pos = buf.indexOf(toks[k], from);
+        this.cachePos[k] = pos;
+        this.cacheFrom[k] = from;
+      }
+      if (pos < 0 || pos + toks[k].length > end) continue;
+      if (best < 0 || pos < best || (pos === best && toks[k].length > bestLen)) {
+        best = pos;
+        bestLen = toks[k].length;
+      }
+    }
+    this.matchLength = bestLen;
+    return best;
+  }
+}
+
+/**
+ * True when some special-token occurrence starts before `pos` and reaches past
+ * it (also when it is cut off by `length`: a partial match counts).
+ */
+export function specialSpans(buf: Uint8Array, length: number, pos: number, specials: readonly Uint8Array[]): boolean {
+  for (const s of specials) {
+    for (let start = Math.max(0, pos - s.length + 1); start < pos; start++) {
+      let k = 0;
+      while (k < s.length && start + k < length && buf[start + k] === s[k]) k++;
+      if (k === s.length || start + k === length) return true;
+    }
+  }
+  return false;
+}
+
+/** True when some special token's bytes end exactly at `pos`. */
+export function specialEndsAt(buf: Uint8Array, pos: number, specials: readonly Uint8Array[]): boolean {
+  for (const s of specials) {
+    const start = pos - s.length;
+    if (start < 0) continue;
+    let k = 0;
+    while (k < s.length && buf[start + k] === s[k]) k++;
+    if (k === s.length) return true;
+  }
+  return false;
+}
+
+function isAsciiSpace(b: number): boolean {
+  return b === 0x20 || (b >= 0x09 && b <= 0x0d);
+}
+
+/**
+ * Largest cut position c in (0, length) found by the fast plain-text rule
+ * (ASCII non-whitespace before, ASCII whitespace at c), inside a piece of
+ * text (not within or right after a special token, so both sides are
+ * non-empty text); -1 when none. Looks back at most `window` bytes.
+ */
+export function findTextCut(
+  buf: Uint8Array, length: number, specials: readonly Uint8Array[], window = length,
+): number {
+  const stop = Math.max(1, length - window);
+  for (let c = length - 1; c >= stop; c--) {
+    if (!isAsciiSpace(buf[c])) continue;
+    const p = buf[c - 1];
+    if (p >= 0x80 || isAsciiSpace(p)) continue;
+    if (specials.length > 0 && (specialSpans(buf, length, c, specials) || specialEndsAt(buf, c, specials))) continue;
+    return c;
+  }
+  return -1;
+}
+
+/**
+ * Start of the last special-token match in buf[0, length) that starts after 0
+ * and is not overlapped by another occurrence; -1 when none.
+ */
+export function findSpecialCut(buf: Uint8Array, length: number, specials: readonly Uint8Array[]): number {
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  let best = -1;
+  for (const s of specials) {
+    let from = length - s.length;
+    while (from > best) {
+      const q = b.lastIndexOf(s, from);
+      if (q <= best || q <= 0) break;
+      if (!specialSpans(buf, length, q, specials)) { best = q; break; }
+      from = q - 1;
+    }
+  }
+  return best;
+}
+
+/** Length of buf[0, length) without a UTF-8 sequence cut off at its end. */
+export function completeLength(buf: Uint8Array, length: number): number {
+  let lead = length - 1;
+  while (lead >= 0 && length - lead < 4 && (buf[lead] & 0xc0) === 0x80) lead--;
+  if (lead < 0) return length;
+  const b = buf[lead];
+  const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+  return length - lead < need ? lead : length;
+}
+
+function isWhitespacePretoken(buf: Uint8Array, s: number, e: number): boolean {
+  const d = decodeUtf8At(buf, s, e);
+  if (codePointClass(d >>> 3) !== CLASS_SPACE) return false;
+  if (buf[s] !== 0x20 || e === s + 1) return true;
+  return codePointClass(decodeUtf8At(buf, s + 1, e) >>> 3) === CLASS_SPACE;
+}
+
+/**
+ * Slow general rule: scans the whole buffer and returns the last pretoken
+ * boundary in (0, length) after a non-whitespace pretoken; -1 when none.
+ * Used only when text has no ASCII whitespace after a non-space byte.
+ */
+export function findScannedCut(buf: Uint8Array, length: number, specials: readonly Uint8Array[]): number {
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const matcher = new SpecialTokenMatcher(specials);
+  const counters = { invalid: 0 };
+  // Only a special token cut off by the end of the buffer can span a
+  // boundary inside a piece (complete ones are split out as pieces' ends).
+  const maxSpecial = specials.reduce((m, s) => Math.max(m, s.length), 0);
+  // A character cut off by the end of the buffer would look invalid and end
+  // the pretoken before it too early, and a contraction ('ll) needs two more
+  // bytes to be seen: only boundaries well before the end count.
+  const limit = completeLength(b, length) - 2;
+  let best = -1;
+  let pos = 0;
+  while (pos < length) {
+    const sp = matcher.next(b, pos, length);
+    const pieceEnd = sp < 0 ? length : sp;
+    let i = pos;
+    while (i < pieceEnd) {
+      const e = nextPretokenEnd(b, i, pieceEnd, counters);
+      if (e < limit && !isWhitespacePretoken(b, i, e)
+        && !(e > length - maxSpecial && specialSpans(b, length, e, specials))) best = e;
+      i = e;
+    }
+    if (sp < 0) break;
+    if (sp > 0) best = Math.max(best, sp);
+    pos = sp + matcher.matchLength;
+  }
+  return best;
+}
+
+/** How a chunk was cut from the stream. */
+export interface ChunkCut {
+  /** Cut offset in (0, length), or -1 when the buffer holds no safe cut. */
+  at: number;
+  /** True when the cut splits a piece of text (not at a special token). */
+  inText: boolean;
+}
+
+/**
+ * The best (latest) safe cut of buf[0, length): plain-text rule near the end,
+ * the last special token, or a full scan as the last resort.
+ */
+export function findChunkCut(buf: Uint8Array, length: number, specials: readonly Uint8Array[]): ChunkCut {
+  const text = findTextCut(buf, length, specials, 1 << 16);
+  if (text > 0) return { at: text, inText: true };
+  const special = specials.length > 0 ? findSpecialCut(buf, length, specials) : -1;
+  const textFar = findTextCut(buf, length, specials);
+  if (special > textFar) return { at: special, inText: false };
+  if (textFar > 0) return { at: textFar, inText: true };
+  const scanned = findScannedCut(buf, length, specials);
+  if (scanned > 0) {
+    const atSpecial = specials.length > 0 && new SpecialTokenMatcher(specials).next(
+      Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), scanned, length) === scanned;
+    return { at: scanned, inText: !atSpecial };
+  }
+  return { at: -1, inText: false };
+}
+
+/** A chunk cut at a safe position, in a buffer it owns (transferable). */
+export interface SafeChunk {
+  /** Owns its ArrayBuffer, which has at least 8 spare bytes after `length`. */
+  buf: Buffer;
+  length: number;
+  /** True when the next chunk continues the same piece of text. */
+  continues: boolean;
+}
+
+/**
+ * Re-cuts a byte stream into chunks of about `chunkBytes` that end at safe
+ * cuts. Memory held is one chunk plus what does not fit a safe cut yet (a
+ * buffer grows past `chunkBytes` only while no safe cut exists in it).
+ */
+export class SafeRechunker {
+  private buf: Buffer;
+  private len = 0;
+  private readonly chunkBytes: number;
+  private readonly specials: readonly Uint8Array[];
+
+  constructor(chunkBytes: number, specials: readonly (string | Uint8Array)[]) {
+    this.chunkBytes = chunkBytes;
+    this.specials = specials
+      .map((s) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s))
+      .filter((s) => s.length > 0);
+    this.buf = Buffer.allocUnsafeSlow(chunkBytes + 8);
+  }
+
+  /** Appends bytes; yields every chunk that became complete. */
+  *push(data: Uint8Array): Generator<SafeChunk> {
+    let off = 0;
+    while (off < data.length) {
+      const room = this.buf.length - 8 - this.len;
+      const n = Math.min(room, data.length - off);
+      this.buf.set(data.subarray(off, off + n), this.len);
+      this.len += n;
+      off += n;
+      if (this.len === this.buf.length - 8) {
+        const cut = findChunkCut(this.buf, this.len, this.specials);
+        if (cut.at <= 0) {
+          // No safe cut yet (e.g. one huge pretoken): grow and keep reading.
+          const bigger = Buffer.allocUnsafeSlow(this.buf.length * 2);
+          this.buf.copy(bigger, 0, 0, this.len);
+          this.buf = bigger;
+          continue;
+        }
+        const next = Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, (this.len - cut.at) * 2) + 8);
+        this.buf.copy(next, 0, cut.at, this.len);
+        const chunk: SafeChunk = { buf: this.buf, length: cut.at, continues: cut.inText };
+        this.len -= cut.at;
+        this.buf = next;
+        yield chunk;
+      }
+    }
+  }
+
+  /** Ends one input (a document boundary): yields what is left, if anything. */
+  *end(): Generator<SafeChunk> {
+    if (this.len === 0) return;
+    const chunk: SafeChunk = { buf: this.buf, length: this.len, continues: false };
+    this.buf = Buffer.allocUnsafeSlow(this.chunkBytes + 8);
+    this.len = 0;
+    yield chunk;
+  }
+}
