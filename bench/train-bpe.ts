@@ -1,7 +1,7 @@
 /**
  * BPE training benchmark: lmpipe against the HuggingFace `tokenizers` trainer
  * on the same input in the same run, each in its own child process so that
- * peak RSS is measured separately (the child reports its own maxRSS).
+ * peak RSS is measured separately (the child reports its own VmHWM).
  *
  *   npx tsx bench/train-bpe.ts [--quick] [--repeat N]
  *
@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sharedPath } from '../src/util/shared-data.ts';
+import { peakRssMb } from '../src/util/memory.ts';
 
 interface ChildResult {
   engine: 'lmpipe' | 'hf';
@@ -43,7 +44,7 @@ async function child(engine: string, input: string, vocab: number, specials: str
     const r = await trainBpe({ input, vocabSize: vocab, specialTokens: specials, workers: workers === 'auto' ? 'auto' : Number(workers) });
     out = { engine: 'lmpipe', trainMs: performance.now() - t0, processMs: 0, maxRssMB: 0, stats: r.stats as unknown as Record<string, unknown>, vocab: r.vocab.size };
   }
-  out.maxRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+  out.maxRssMB = Math.round(peakRssMb());
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BACKEND_NAMES, selectBackend } from '../src/backend/select.ts';
 import type { BackendName } from '../src/backend/select.ts';
 import { cpuKernelsInstalled } from '../src/backend/cpu-kernels.ts';
+import { tryLoadNative } from '../src/native/addon.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 
 const require = createRequire(import.meta.url);
@@ -40,12 +41,21 @@ for (const [name, pkg] of OPTIONAL) {
   });
 }
 
-test('auto: falls back to cpu (with reasons) when no native binding loads', { skip: installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu') ? 'a native binding is installed' : false }, async () => {
+test('auto: picks native when the addon is built, else cpu, with the reasons for each skip', { skip: installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu') ? 'a tfjs-node binding is installed' : false }, async () => {
+  process.env.LMPIPE_QUIET_BACKEND = '1';
   const info = await selectBackend('auto');
-  assert.equal(info.name, 'cpu');
-  assert.equal(tf.getBackend(), 'cpu');
-  assert.equal(info.skipped.length, 2);
-  assert.match(info.skipped[0], /^tfjs-node-gpu: /);
+  const skippedNames = info.skipped.map((s) => s.split(':')[0]);
+  // auto tries tfjs-node-gpu, a WebGPU adapter on a real GPU, native, tfjs-node, then cpu.
+  if (tryLoadNative() !== null) {
+    assert.equal(info.name, 'native');
+    assert.equal(tf.getBackend(), 'native');
+    assert.deepEqual(skippedNames, ['tfjs-node-gpu', 'webgpu']);
+  } else {
+    assert.equal(info.name, 'cpu');
+    assert.equal(tf.getBackend(), 'cpu');
+    assert.deepEqual(skippedNames, ['tfjs-node-gpu', 'webgpu', 'native', 'tfjs-node']);
+  }
+  await selectBackend('cpu');
 });
 
 test('an unknown backend name lists the valid ones', async () => {

@@ -1,17 +1,26 @@
 /**
- * Chooses the TensorFlow.js backend. The native bindings
- * (`@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node`) and the WASM backend
- * are optional packages loaded by dynamic import; `auto` takes the GPU
- * binding when it loads, else the CPU binding, else the pure-JS `cpu`
- * backend, which gets the replacement kernels of `cpu-kernels.ts`.
+ * Chooses the TensorFlow.js backend. `auto` tries, in order:
+ * 1. `tfjs-node-gpu` (CUDA libtensorflow; optional package, dynamic import),
+ * 2. `webgpu` (Dawn + tfjs's WebGPU backend + fused WGSL ops, `./webgpu.ts`),
+ *    on a real GPU only,
+ * 3. `native` (lmpipe's C++/OpenBLAS kernels, `src/native/`), warning once
+ *    in one line when the addon is not built,
+ * 4. `tfjs-node` (CPU libtensorflow; optional package),
+ * 5. the pure-JS `cpu` backend with the replacement kernels of `cpu-kernels.ts`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../pipeline/errors.ts';
 import { installCpuKernels } from './cpu-kernels.ts';
+import { activateWebGPU, activateWebGPUIfGpu } from './webgpu.ts';
+import { NativeUnavailableError } from '../native/addon.ts';
+import { NATIVE_BACKEND, registerNativeBackend } from '../native/backend.ts';
+import { adamwUpdate as nativeAdamWUpdate, installNativeOps } from '../native/fused.ts';
+import { adamwUpdate as webgpuAdamWUpdate } from '../webgpu/adamw.ts';
+import { plainAdamWUpdate, setAdamWUpdate } from '../train/adamw.ts';
 
-export type BackendName = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'cpu' | 'wasm';
+export type BackendName = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'native' | 'cpu' | 'wasm' | 'webgpu';
 
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'cpu', 'wasm'];
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'native', 'cpu', 'wasm', 'webgpu'];
 
 /** What `selectBackend` ended up with. */
 export interface BackendInfo {
@@ -66,10 +75,26 @@ async function activate(tfName: string, label: string): Promise<void> {
 async function useCpu(): Promise<void> {
   await activate('cpu', 'cpu');
   installCpuKernels();
+  setAdamWUpdate(plainAdamWUpdate);
   // Skip tfjs's one-time "install tfjs-node" console banner: choosing cpu is deliberate here.
   const b = tf.backend() as unknown as { firstUse?: boolean };
   if (b.firstUse !== undefined) b.firstUse = false;
 }
+
+/** Activates the native C++ backend and its fused model ops. */
+async function useNative(): Promise<void> {
+  try {
+    registerNativeBackend();
+  } catch (e) {
+    if (e instanceof NativeUnavailableError) throw new UserError(`backend "native": ${e.message}, or use --backend cpu`);
+    throw e;
+  }
+  await activate(NATIVE_BACKEND, 'native');
+  installNativeOps();
+  setAdamWUpdate(nativeAdamWUpdate);
+}
+
+let warnedNoNative = false;
 
 /** Selects and initializes a backend; see the module comment for `auto`. */
 export async function selectBackend(name: BackendName = 'auto'): Promise<BackendInfo> {
@@ -78,8 +103,25 @@ export async function selectBackend(name: BackendName = 'auto'): Promise<Backend
   }
   const skipped: string[] = [];
   if (name === 'auto') {
-    for (const candidate of ['tfjs-node-gpu', 'tfjs-node'] as const) {
+    for (const candidate of ['tfjs-node-gpu', 'webgpu', 'native', 'tfjs-node'] as const) {
       try {
+        if (candidate === 'webgpu') {
+          await activateWebGPUIfGpu();
+          setAdamWUpdate(webgpuAdamWUpdate);
+          return { name: candidate, tfBackend: tf.getBackend(), skipped };
+        }
+        if (candidate === 'native') {
+          try {
+            await useNative();
+          } catch (e) {
+            if (!warnedNoNative && process.env.LMPIPE_QUIET_BACKEND !== '1') {
+              warnedNoNative = true;
+              process.stderr.write(`lmpipe: warning: ${(e as Error).message.split('\n')[0]}; falling back to the much slower JS cpu backend\n`);
+            }
+            throw e;
+          }
+          return { name: candidate, tfBackend: tf.getBackend(), skipped };
+        }
         await loadOptional(candidate);
         await activate('tensorflow', candidate);
         return { name: candidate, tfBackend: tf.getBackend(), skipped };
@@ -92,6 +134,11 @@ export async function selectBackend(name: BackendName = 'auto'): Promise<Backend
   }
   if (name === 'cpu') {
     await useCpu();
+  } else if (name === 'native') {
+    await useNative();
+  } else if (name === 'webgpu') {
+    await activateWebGPU();
+    setAdamWUpdate(webgpuAdamWUpdate);
   } else if (name === 'wasm') {
     await loadOptional('wasm');
     await activate('wasm', 'wasm');

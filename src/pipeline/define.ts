@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { UserError, isUserError } from './errors.ts';
 import { ProgressReporter } from './progress.ts';
 import { nearest } from '../util/nearest.ts';
+import { peakRssMb } from '../util/memory.ts';
 
 interface BaseOption {
   /** One line for --help. */
@@ -278,7 +279,7 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
         ...result,
         ...(warnings.length ? { warnings } : {}),
         wall_s: round3((performance.now() - t0) / 1000),
-        peak_rss_mb: round3(process.resourceUsage().maxRSS / 1024),
+        peak_rss_mb: round3(peakRssMb()),
       };
       (summaryToStderr ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
       return 0;

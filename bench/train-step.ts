@@ -1,0 +1,259 @@
+/**
+ * Training throughput: tokens/s of full training steps (forward, mean
+ * cross-entropy, backward, gradient clipping, AdamW — lmpipe's `trainStep`
+ * on its TransformerLM) for config S and the CS336 TinyStories config, on
+ * lmpipe's native backend, on lmpipe's tfjs cpu backend (config S only, one
+ * step: it is ~100x slower) and on a PyTorch reference of the same
+ * architecture (bench/torch_train_step.py under Debian's /usr/bin/python3),
+ * all in one run. numpy's sgemm GFLOP/s is measured in the same run
+ * (bench/sgemm.py) and each system's model FLOPs utilisation is reported
+ * against it: (6·N + 12·L·d·T) FLOPs per token, N the matmul parameters.
+ * "lmpipe native+adamw" is the same step with the one-pass native AdamW
+ * update (src/native/fused.ts adamwUpdate) in place of src/train/adamw.ts.
+ *
+ *   npx tsx bench/train-step.ts [--steps 3] [--configs S,tinystories] [--no-torch] [--no-cpu] [--threads N]
+ *
+ * Human-readable lines go to stderr, one JSON object to stdout.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import type { Tensor, Variable } from '@tensorflow/tfjs';
+import { resolveModelConfig } from '../src/model/config.ts';
+import type { ModelConfig } from '../src/model/config.ts';
+import { DEFAULT_OPS, overrideOps } from '../src/model/ops.ts';
+import { TransformerLM } from '../src/model/model.ts';
+import { selectBackend } from '../src/backend/select.ts';
+import { NATIVE_BACKEND, registerNativeBackend } from '../src/native/backend.ts';
+import { adamwUpdate, installNativeOps } from '../src/native/fused.ts';
+import { AdamW } from '../src/train/adamw.ts';
+import type { Batch } from '../src/train/batch-sampler.ts';
+import { trainStep } from '../src/train/train-step.ts';
+import { Rng } from '../src/util/rng.ts';
+
+const TORCH_PYTHON = '/usr/bin/python3';
+const BATCH = 16;
+
+const CONFIGS: Record<string, ModelConfig> = {
+  S: resolveModelConfig({ vocab_size: 10000, context_length: 256, d_model: 256, num_layers: 4, num_heads: 8, d_ff: 683 }, 'config S'),
+  tinystories: resolveModelConfig({ vocab_size: 10000, context_length: 256, d_model: 512, num_layers: 4, num_heads: 16, d_ff: 1344 }, 'CS336 TinyStories'),
+};
+
+/** Training FLOPs per token: 6·N (N = matmul weights) + 12·L·d·T (attention scores and mixing, fwd+bwd). */
+export function flopsPerToken(c: ModelConfig): number {
+  const perLayer = 4 * c.d_model * c.d_model + (c.ffn === 'swiglu' ? 3 : 2) * c.d_model * c.d_ff;
+  const n = c.num_layers * perLayer + c.vocab_size * c.d_model;
+  return 6 * n + 12 * c.num_layers * c.d_model * c.context_length;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function randomBatch(rng: Rng, c: ModelConfig): Batch {
+  const n = BATCH * c.context_length;
+  const x = new Int32Array(n);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    x[i] = rng.intBelow(c.vocab_size);
+    y[i] = rng.intBelow(c.vocab_size);
+  }
+  return { x, y, batchSize: BATCH, contextLength: c.context_length, starts: [] };
+}
+
+/** The optimizer surface trainStep uses. */
+interface Optimizer {
+  applyGradients(grads: Readonly<Record<string, Tensor | null | undefined>>, lr: number): void;
+  dispose(): void;
+}
+
+/**
+ * AdamW with src/train/adamw.ts's arithmetic (β = (0.9, 0.999), ε = 1e-8,
+ * decay after the step) but one native pass per parameter (`adamwUpdate`)
+ * instead of ~10 tfjs ops: what wiring the fused update into the trainer gains.
+ */
+class FusedAdamW implements Optimizer {
+  private readonly params: Readonly<Record<string, Variable>>;
+  private readonly weightDecay: number;
+  private readonly m = new Map<string, Variable>();
+  private readonly v = new Map<string, Variable>();
+  private t = 0;
+
+  constructor(params: Readonly<Record<string, Variable>>, weightDecay: number) {
+    this.params = params;
+    this.weightDecay = weightDecay;
+  }
+
+  applyGradients(grads: Readonly<Record<string, Tensor | null | undefined>>, lr: number): void {
+    this.t += 1;
+    const [beta1, beta2] = [0.9, 0.999];
+    const alpha = (lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
+    for (const [name, p] of Object.entries(this.params)) {
+      const g = grads[name];
+      if (!g) continue;
+      const m = this.moment(this.m, name, p);
+      const v = this.moment(this.v, name, p);
+      const r = adamwUpdate(p, g, m, v, { alpha, beta1, beta2, eps: 1e-8, decay: lr * this.weightDecay });
+      p.assign(r.param);
+      m.assign(r.m);
+      v.assign(r.v);
+      tf.dispose([r.param, r.m, r.v]);
+    }
+  }
+
+  dispose(): void {
+    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
+  }
+
+  private moment(store: Map<string, Variable>, name: string, p: Variable): Variable {
+    let x = store.get(name);
+    if (!x) {
+      x = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+      store.set(name, x);
+    }
+    return x;
+  }
+}
+
+interface StepRun {
+  system: string;
+  step_s: number;
+  best_step_s: number;
+  step_times_s: number[];
+  warmup_s: number | null;
+  tokens_per_s: number;
+  loss: number;
+}
+
+/** Times `steps` lmpipe training steps (after `warmup` untimed ones) on the active backend. */
+async function lmpipeSteps(system: string, c: ModelConfig, steps: number, warmup: number, fusedAdamW = false): Promise<StepRun> {
+  const rng = new Rng(7);
+  const model = TransformerLM.initialize(c, rng);
+  const optimizer: Optimizer = fusedAdamW ? new FusedAdamW(model.params, 0.01) : new AdamW(model.params, { lr: 1e-3, weightDecay: 0.01 });
+  const times: number[] = [];
+  let loss = NaN;
+  let warmupS: number | null = null;
+  try {
+    for (let i = 0; i < warmup + steps; i++) {
+      const batch = randomBatch(rng, c);
+      const t0 = performance.now();
+      loss = (await trainStep(model, optimizer as unknown as AdamW, batch, 1e-3, 1.0, null)).loss;
+      const s = (performance.now() - t0) / 1000;
+      if (i < warmup) warmupS = (warmupS ?? 0) + s;
+      else times.push(s);
+    }
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+  const stepS = median(times);
+  const tokens = BATCH * c.context_length;
+  log(`${system}: ${stepS.toFixed(2)} s/step (median of ${times.length}${warmupS !== null ? `, warm-up ${warmupS.toFixed(2)} s` : ', no warm-up'}), ${(tokens / stepS).toFixed(0)} tokens/s, loss ${loss.toFixed(3)}`);
+  return { system, step_s: stepS, best_step_s: Math.min(...times), step_times_s: times, warmup_s: warmupS, tokens_per_s: tokens / stepS, loss };
+}
+
+/** Runs a Python helper; returns its stdout JSON (stderr passes through). */
+function python(script: string, args: string[]): Record<string, unknown> {
+  const path = fileURLToPath(new URL(script, import.meta.url));
+  const r = spawnSync(TORCH_PYTHON, [path, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${TORCH_PYTHON} ${script} exited with ${r.status ?? r.signal}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      steps: { type: 'string', default: '3' },
+      configs: { type: 'string', default: 'S,tinystories' },
+      'no-torch': { type: 'boolean', default: false },
+      'no-cpu': { type: 'boolean', default: false },
+      threads: { type: 'string' },
+    },
+  });
+  const steps = Number(values.steps);
+  const threads = values.threads ? Number(values.threads) : 2;
+  const names = values.configs.split(',').filter((n) => n in CONFIGS);
+
+  // Measured before and after the runs, best taken: on a shared machine a
+  // single measurement can land in a busy moment.
+  const sgemmRuns: Record<string, unknown>[] = [];
+  const measureSgemm = (): void => {
+    log(`sgemm reference (numpy, ${TORCH_PYTHON}, ${threads} threads)`);
+    sgemmRuns.push(python('./sgemm.py', ['--threads', String(threads), '--sizes', '1024,2048']));
+  };
+  measureSgemm();
+
+  const info = registerNativeBackend({ threads });
+  log(`native backend: ${info.isa} kernels, ${info.threads} threads, gemm ${info.gemm}, ${info.openblasConfig}`);
+
+  const results: Record<string, unknown> = {};
+  for (const name of names) {
+    const c = CONFIGS[name];
+    const tokens = BATCH * c.context_length;
+    const fpt = flopsPerToken(c);
+    log(`\n== ${name}: vocab ${c.vocab_size}, context ${c.context_length}, d_model ${c.d_model}, layers ${c.num_layers}, heads ${c.num_heads}, d_ff ${c.d_ff}, batch ${BATCH} (${(fpt * tokens / 1e9).toFixed(1)} GFLOP/step)`);
+    const runs: StepRun[] = [];
+
+    await tf.setBackend(NATIVE_BACKEND);
+    const restore = installNativeOps();
+    try {
+      runs.push(await lmpipeSteps('lmpipe native', c, steps, 1));
+      runs.push(await lmpipeSteps('lmpipe native+adamw', c, steps, 1, true));
+    } finally {
+      restore();
+    }
+
+    if (name === 'S' && !values['no-cpu']) {
+      const restoreDefault = overrideOps(DEFAULT_OPS);
+      try {
+        await selectBackend('cpu');
+        runs.push(await lmpipeSteps('lmpipe tfjs-cpu', c, 1, 0));
+      } finally {
+        restoreDefault();
+      }
+    }
+
+    if (!values['no-torch']) {
+      const t = python('./torch_train_step.py', [
+        '--vocab', String(c.vocab_size), '--context', String(c.context_length), '--d-model', String(c.d_model),
+        '--layers', String(c.num_layers), '--heads', String(c.num_heads), '--d-ff', String(c.d_ff),
+        '--batch', String(BATCH), '--steps', String(steps), '--threads', String(threads),
+      ]);
+      runs.push({
+        system: `pytorch ${String(t.torch)}`, step_s: Number(t.step_s), best_step_s: Number(t.best_step_s),
+        step_times_s: t.step_times_s as number[], warmup_s: Number(t.warmup_s), tokens_per_s: Number(t.tokens_per_s), loss: Number(t.loss),
+      });
+    }
+
+    results[name] = { config: c, batch: BATCH, tokens_per_step: tokens, flops_per_token: fpt, runs };
+  }
+  measureSgemm();
+  const peak = Math.max(...sgemmRuns.map((r) => Number(r.gflops)));
+  log(`\nsgemm peak (best of ${sgemmRuns.length}): ${peak.toFixed(1)} GFLOP/s`);
+  for (const name of names) {
+    const entry = results[name] as { flops_per_token: number; runs: StepRun[] } & Record<string, unknown>;
+    const fpt = entry.flops_per_token;
+    log(`\n== ${name}`);
+    const withMfu = entry.runs.map((r) => ({ ...r, model_gflops: (fpt * r.tokens_per_s) / 1e9, mfu: (fpt * r.tokens_per_s) / 1e9 / peak }));
+    for (const r of withMfu) log(`  ${r.system.padEnd(20)} ${r.tokens_per_s.toFixed(0).padStart(7)} tokens/s  ${r.model_gflops.toFixed(1).padStart(6)} GFLOP/s  MFU ${(100 * r.mfu).toFixed(1)}%`);
+    const native = withMfu.find((r) => r.system === 'lmpipe native');
+    const nativeAdamw = withMfu.find((r) => r.system === 'lmpipe native+adamw');
+    const torch = withMfu.find((r) => r.system.startsWith('pytorch'));
+    const cpu = withMfu.find((r) => r.system === 'lmpipe tfjs-cpu');
+    const ratios: Record<string, number> = {};
+    if (native && torch) ratios.native_over_torch = native.tokens_per_s / torch.tokens_per_s;
+    if (nativeAdamw && torch) ratios.native_adamw_over_torch = nativeAdamw.tokens_per_s / torch.tokens_per_s;
+    if (native && cpu) ratios.native_over_cpu = native.tokens_per_s / cpu.tokens_per_s;
+    for (const [k, v] of Object.entries(ratios)) log(`  ${k}: ${v.toFixed(2)}x`);
+    results[name] = { ...entry, runs: withMfu, ratios };
+  }
+  process.stdout.write(`${JSON.stringify({ bench: 'train-step', sgemm: { peak_gflops: peak, runs: sgemmRuns }, native: info, threads, steps, configs: results })}\n`);
+}
+
+await main();

@@ -1,0 +1,79 @@
+/**
+ * eval: mean next-token cross-entropy and perplexity of a checkpoint on a
+ * token file. The file is split into consecutive non-overlapping windows of
+ * context_length + 1 tokens (a shorter tail is dropped); every position of
+ * every window counts. The file is read with positional reads per batch, so
+ * memory stays flat whatever its size.
+ *
+ *   npx tsx pipelines/eval.ts --checkpoint out/run1 --data out/data/valid.bin
+ */
+import * as tf from '@tensorflow/tfjs';
+import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
+import { UserError } from '../src/pipeline/errors.ts';
+import { BACKEND_NAMES, selectBackend } from '../src/backend/select.ts';
+import type { BackendName } from '../src/backend/select.ts';
+import { loadCheckpoint } from '../src/model/checkpoint.ts';
+import { ops } from '../src/model/ops.ts';
+import { sequentialBatches, sequentialWindowCount } from '../src/train/batch-sampler.ts';
+import { FileTokenSource } from '../src/train/token-source.ts';
+import { firstOutOfVocab } from '../src/train/train-step.ts';
+
+export const evalPipeline = definePipeline({
+  name: 'eval',
+  description: 'mean next-token cross-entropy and perplexity of a checkpoint on a token file',
+  stages: [
+    { name: 'load', description: 'checkpoint directory (config.json + model.safetensors), validated' },
+    { name: 'evaluate', description: 'consecutive windows of context_length+1 tokens (tail dropped), batched forward passes' },
+  ],
+  options: {
+    checkpoint: { type: 'string', required: true, placeholder: 'DIR', description: 'checkpoint directory (config.json + model.safetensors)' },
+    data: { type: 'string', required: true, placeholder: 'FILE', description: 'token file (uint16, or uint32 when FILE.json says "dtype": "uint32")' },
+    batchSize: { type: 'int', min: 1, default: 8, placeholder: 'B', description: 'windows per forward pass' },
+    backend: { type: 'string', choices: BACKEND_NAMES, default: 'auto', placeholder: 'NAME', description: 'TensorFlow.js backend' },
+  },
+  examples: [
+    'npx tsx pipelines/eval.ts --checkpoint out/run1 --data out/data/valid.bin',
+    'npx tsx pipelines/eval.ts --checkpoint out/run1/best --data valid.bin --batch-size 32 --backend cpu',
+  ],
+  async run(o, ctx) {
+    const backend = await selectBackend(o.backend as BackendName);
+    const model = loadCheckpoint(o.checkpoint);
+    const source = new FileTokenSource(o.data);
+    try {
+      const T = model.config.context_length;
+      const windows = sequentialWindowCount(source.length, T);
+      ctx.log(`${o.checkpoint}: ${windows} windows of ${T + 1} tokens from ${o.data} (backend ${backend.name})`);
+      const task = ctx.progress.task('evaluate', 'tokens', windows * T);
+      let sum = 0;
+      let tokens = 0;
+      for (const batch of sequentialBatches(source, o.batchSize, T, Infinity, o.data)) {
+        if (ctx.signal.aborted) throw new Error('interrupted');
+        for (const ids of [batch.x, batch.y]) {
+          const bad = firstOutOfVocab(ids, model.config.vocab_size);
+          if (bad >= 0) {
+            const pos = batch.starts[Math.floor(bad / T)] + (bad % T) + (ids === batch.y ? 1 : 0);
+            throw new UserError(`${o.data}: token ${ids[bad]} at position ${pos} is outside the model's vocabulary (vocab_size ${model.config.vocab_size}); was the data encoded with this model's tokenizer?`);
+          }
+        }
+        const loss = tf.tidy(() => {
+          const x = tf.tensor2d(batch.x, [batch.batchSize, T], 'int32');
+          const y = tf.tensor2d(batch.y, [batch.batchSize, T], 'int32');
+          return ops.crossEntropy(model.forward(x), y);
+        });
+        const n = batch.batchSize * T;
+        sum += (await loss.data())[0] * n;
+        loss.dispose();
+        tokens += n;
+        task.update(tokens, `loss ${(sum / tokens).toFixed(4)}`);
+      }
+      task.stop();
+      const mean = sum / tokens;
+      return { loss: mean, perplexity: Math.exp(mean), tokens, windows, backend: backend.name };
+    } finally {
+      source.close();
+      model.dispose();
+    }
+  },
+});
+
+await runIfMain(evalPipeline, import.meta.url);

@@ -1,0 +1,103 @@
+/**
+ * inspect-tokenizer: what a tokenizer holds and how well it compresses:
+ * vocabulary size, special tokens, the longest tokens (decoded), and
+ * bytes per token on a uniform sample of documents from a text file.
+ *
+ *   npx tsx pipelines/inspect-tokenizer.ts --tokenizer out/tok --sample ../shared/corpora/tinystories.txt
+ */
+import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
+import { UserError } from '../src/pipeline/errors.ts';
+import { documentDraw, lastSeparatorEnd, splitDocuments } from '../src/stream/documents.ts';
+import { composeStages } from '../src/stream/compose.ts';
+import { readInputs, resolveInputs, totalSize } from '../src/stream/read.ts';
+import { rechunk, type WorkUnit } from '../src/stream/rechunk.ts';
+import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+
+/** A token as shown to people: its bytes decoded (U+FFFD where they are not valid UTF-8 on their own). */
+function shown(tok: Tokenizer, id: number): { id: number; bytes: number; text: string } {
+  return { id, bytes: tok.tokenBytes(id).length, text: tok.decode([id]) };
+}
+
+export const inspectTokenizer = definePipeline({
+  name: 'inspect-tokenizer',
+  description: 'show a tokenizer\'s vocabulary and its compression (bytes per token) on sampled documents',
+  stages: [
+    { name: 'load', description: 'read the tokenizer directory' },
+    { name: 'vocab', description: 'vocabulary size, special tokens, longest tokens' },
+    { name: 'sample', description: 'encode a seeded uniform sample of --sample documents and measure bytes per token' },
+  ],
+  options: {
+    tokenizer: { type: 'string', required: true, short: 't', placeholder: 'DIR', description: 'tokenizer directory (vocab.json + merges.txt [+ lmpipe.json])' },
+    sample: { type: 'string', multiple: true, placeholder: 'GLOB', description: 'text files to sample documents from (repeatable; - for stdin)' },
+    separator: { type: 'string', default: '<|endoftext|>', placeholder: 'TOKEN', description: 'document separator in the sample files' },
+    sampleMb: { type: 'number', default: 4, min: 0.001, placeholder: 'MB', description: 'about how much text to sample' },
+    top: { type: 'int', default: 20, min: 0, max: 1000, description: 'how many longest tokens to list' },
+    seed: { type: 'int', default: 0, description: 'seed of the document sample' },
+  },
+  examples: ['npx tsx pipelines/inspect-tokenizer.ts --tokenizer out/tok --sample ../shared/corpora/tinystories.txt'],
+  validate(o) {
+    if (o.separator.length === 0) throw new UserError('--separator must not be empty');
+  },
+  async run(o, ctx) {
+    const tok = Tokenizer.fromDir(o.tokenizer);
+    const specialIds = new Set(tok.specialTokens.map((s) => s.id));
+    const ids = Array.from({ length: tok.vocabSize }, (_, id) => id).filter((id) => !specialIds.has(id));
+    const lengths = ids.map((id) => tok.tokenBytes(id).length);
+    const longest = ids
+      .map((id, k) => [id, lengths[k]] as const)
+      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+      .slice(0, o.top)
+      .map(([id]) => shown(tok, id));
+    const meanBytes = lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length);
+    ctx.log(`vocabulary: ${tok.vocabSize} ids (${tok.mergeCount} merges, ${tok.specialTokens.length} special), mean token length ${meanBytes.toFixed(2)} bytes`);
+    for (const t of longest.slice(0, Math.min(10, longest.length))) ctx.log(`  ${String(t.id).padStart(6)}  ${t.bytes} B  ${JSON.stringify(t.text)}`);
+
+    let sample = null;
+    if (o.sample.length > 0) {
+      const files = await resolveInputs(o.sample);
+      const total = totalSize(files);
+      const sep = Buffer.from(o.separator, 'utf8');
+      // Each document is taken with the same probability, so the sample is uniform over documents.
+      const p = total > 0 ? Math.min(1, (o.sampleMb * 1e6) / total) : 1;
+      const task = ctx.progress.task('sample', 'bytes', total > 0 ? total : undefined);
+      let documents = 0;
+      let bytes = 0;
+      let tokens = 0;
+      let index = 0;
+      const units = composeStages<WorkUnit>(readInputs(files), [rechunk({ findCut: (b) => lastSeparatorEnd(b, sep) })]);
+      for await (const u of units) {
+        for (const doc of splitDocuments(u.data, sep)) {
+          if (doc.length === 0 || documentDraw(o.seed, index++) >= p) continue;
+          documents++;
+          bytes += doc.length;
+          tokens += tok.encodeToIds(doc).length;
+          if (total < 0 && bytes >= o.sampleMb * 1e6) break;
+        }
+        task.increment(u.data.length, `${documents} documents sampled`);
+        if (total < 0 && bytes >= o.sampleMb * 1e6) break;
+      }
+      task.stop();
+      if (documents === 0) ctx.warn('no document was sampled (empty input?)');
+      sample = {
+        files: files.length,
+        documents,
+        bytes,
+        tokens,
+        bytes_per_token: tokens > 0 ? Math.round((bytes / tokens) * 1000) / 1000 : null,
+      };
+      ctx.log(`sample: ${documents} documents, ${bytes} bytes -> ${tokens} tokens (${sample.bytes_per_token} bytes/token)`);
+    }
+    return {
+      tokenizer: o.tokenizer,
+      vocab_size: tok.vocabSize,
+      merges: tok.mergeCount,
+      special_tokens: tok.specialTokens.map((s) => ({ token: s.text, id: s.id })),
+      tokenizer_hash: tok.hash(),
+      mean_token_bytes: Math.round(meanBytes * 1000) / 1000,
+      longest_tokens: longest,
+      sample,
+    };
+  },
+});
+
+await runIfMain(inspectTokenizer, import.meta.url);

@@ -1,0 +1,3 @@
+/** Device bundle: bench/webgpu-ops.ts. */
+import './provide-modules.ts';
+import '../../bench/webgpu-ops.ts';

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One-time setup after `npm ci`: the system packages of the native CPU
+# backend (g++, make, OpenBLAS) when apt is available and we are root, then
+# the native build. If the build cannot happen, lmpipe still works: training
+# falls back to the (much slower) JavaScript cpu backend with a one-line warning.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+have_blas() { printf '#include <cblas.h>\n' | g++ -E -x c++ - >/dev/null 2>&1; }
+if ! have_blas || ! command -v make >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[setup] installing g++ make libopenblas-dev (apt)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++ make python3 libopenblas-dev >/dev/null) \
+      || echo "[setup] apt-get failed; continuing without the native backend" >&2
+  else
+    echo "[setup] OpenBLAS headers or make missing; as root run: apt-get install g++ make libopenblas-dev (continuing without the native backend)" >&2
+  fi
+fi
+if bash native/build.sh >/tmp/lmpipe-native-build.log 2>&1; then
+  echo "[setup] native backend built (native/build/Release/lmpipe_native.node)" >&2
+else
+  echo "[setup] native backend build failed (log: /tmp/lmpipe-native-build.log); training will use the JS cpu backend" >&2
+  tail -5 /tmp/lmpipe-native-build.log >&2
+fi
+exit 0

@@ -1,0 +1,147 @@
+/**
+ * Loads the lmpipe native kernel addon (`native/build/Release/lmpipe_native.node`,
+ * built by `npm run build:native`) and describes its functions. Loading
+ * fails with a `NativeUnavailableError` whose one-line message says what
+ * failed and how to fix it; callers that can fall back (the backend
+ * selector's `auto`) catch it.
+ *
+ * OpenBLAS reads its environment once, when the addon pulls it in, so the
+ * variables are settled around that moment (see `openBlasEnv`).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** What the loaded addon reports about itself. */
+export interface NativeInfo {
+  /** Kernel variant in use: 'avx2' (AVX2+FMA) or 'baseline'. */
+  isa: string;
+  /** Threads taking part in each kernel (pool workers + the caller). */
+  threads: number;
+  /** 'split' (the pool splits each gemm) or 'blas' (OpenBLAS threads). */
+  gemm: string;
+  openblasCore: string;
+  openblasConfig: string;
+}
+
+type F32 = Float32Array;
+type I32 = Int32Array;
+
+/**
+ * The addon's functions. Every function is synchronous, writes into the
+ * preallocated output arrays it is given and checks that every array is
+ * large enough for the sizes passed (it throws a TypeError otherwise).
+ */
+export interface NativeAddon {
+  info(): NativeInfo;
+  setThreads(n: number): number;
+  /** c[i] = op(a at aoff[i]) · op(b at boff[i]); (m×k)·(k×n) per batch entry. */
+  matmul(a: F32, b: F32, c: F32, batch: number, aoff: Float64Array, boff: Float64Array, m: number, n: number, k: number, transposeA: boolean, transposeB: boolean): void;
+  binary(op: number, a: F32, b: F32, out: F32, shape: number[], aStrides: number[], bStrides: number[]): void;
+  compare(op: number, a: F32, b: F32, out: Uint8Array, shape: number[], aStrides: number[], bStrides: number[]): void;
+  unary(op: number, x: F32, out: F32, alpha: number): void;
+  reduce(op: number, x: F32, out: F32, outer: number, r: number, inner: number): void;
+  softmax(x: F32, out: F32, rows: number, cols: number): void;
+  softmaxGrad(y: F32, dy: F32, out: F32, rows: number, cols: number): void;
+  transpose(x: ArrayBufferView, out: ArrayBufferView, shape: number[], perm: number[]): void;
+  /** Returns -1, or the position of the first index outside [0, dim). */
+  gather(x: ArrayBufferView, indices: I32, out: ArrayBufferView, outer: number, dim: number, n: number, inner: number): number;
+  scatterAdd(x: F32, ids: I32, out: F32, n: number, inner: number, segments: number): void;
+  slice(x: ArrayBufferView, out: ArrayBufferView, shape: number[], begin: number[], size: number[]): void;
+  concat(inputs: ArrayBufferView[], widths: number[], out: ArrayBufferView, outer: number): void;
+  /** Writes each row's log-sum-exp; returns Σ (lse − logit[target]) in float64. */
+  ceForward(logits: F32, targets: I32, lse: F32, rows: number, vocab: number): number;
+  ceBackward(logits: F32, targets: I32, lse: F32, scale: number, dlogits: F32, rows: number, vocab: number): void;
+  rmsnormForward(x: F32, w: F32, eps: number, y: F32, inv: F32, rows: number, d: number): void;
+  rmsnormBackward(x: F32, w: F32, inv: F32, dy: F32, dx: F32, dw: F32, rows: number, d: number): void;
+  rope(x: F32, cos: F32, sin: F32, out: F32, outer: number, t: number, d: number, backward: boolean): void;
+  actForward(kind: number, x: F32, y: F32): void;
+  actBackward(kind: number, x: F32, dy: F32, dx: F32): void;
+  swigluForward(a: F32, b: F32, out: F32): void;
+  swigluBackward(a: F32, b: F32, dy: F32, da: F32, db: F32): void;
+  attentionForward(q: F32, k: F32, v: F32, o: F32, lse: F32, bh: number, tq: number, tk: number, dh: number, dv: number, scale: number, causalOffset: number): void;
+  attentionBackward(q: F32, k: F32, v: F32, o: F32, lse: F32, dout: F32, dq: F32, dk: F32, dv: F32, bh: number, tq: number, tk: number, dh: number, dvDim: number, scale: number, causalOffset: number): void;
+  adamw(p: F32, g: F32, m: F32, v: F32, p2: F32, m2: F32, v2: F32, alpha: number, beta1: number, beta2: number, eps: number, decay: number): void;
+}
+
+/** The addon is missing or does not load; the message names the fix. */
+export class NativeUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NativeUnavailableError';
+  }
+}
+
+/** Where the build puts the addon. */
+export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/lmpipe_native.node', import.meta.url));
+
+const BUILD_HINT = 'run `npm run build:native` (needs g++, make and OpenBLAS: `apt-get install g++ make libopenblas-dev`)';
+
+/**
+ * The OpenBLAS environment the addon loads under. OPENBLAS_CORETYPE is
+ * dropped (an inherited value such as "Haswell" overrides OpenBLAS's own CPU
+ * detection) unless LMPIPE_OPENBLAS_CORETYPE names a core explicitly; the
+ * pool does the threading, so OpenBLAS starts no threads of its own unless
+ * LMPIPE_GEMM=blas.
+ */
+export function openBlasEnv(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  return {
+    OPENBLAS_CORETYPE: env.LMPIPE_OPENBLAS_CORETYPE || undefined,
+    OPENBLAS_NUM_THREADS: env.LMPIPE_GEMM === 'blas' ? env.OPENBLAS_NUM_THREADS : '1',
+  };
+}
+
+/**
+ * Runs `fn` with `vars` set in the process environment (undefined: unset),
+ * then restores the previous values, so that child processes started later
+ * (e.g. a PyTorch reference) do not inherit them. OpenBLAS reads its
+ * variables only while it loads.
+ */
+function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    saved[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  try {
+    return fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+let cached: NativeAddon | null = null;
+let failure: NativeUnavailableError | null = null;
+
+/** The addon, loaded once; throws NativeUnavailableError when it cannot load. */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  if (failure) throw failure;
+  if (!existsSync(NATIVE_ADDON_PATH)) {
+    failure = new NativeUnavailableError(`native kernels are not built (no ${NATIVE_ADDON_PATH}); ${BUILD_HINT}`);
+    throw failure;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    cached = withEnv(openBlasEnv(process.env), () => require(NATIVE_ADDON_PATH) as NativeAddon);
+    return cached;
+  } catch (e) {
+    const reason = String((e as Error).message).split('\n')[0];
+    failure = new NativeUnavailableError(`native kernels failed to load (${reason}); ${BUILD_HINT}`);
+    throw failure;
+  }
+}
+
+/** The addon, or null when it is unavailable. */
+export function tryLoadNative(): NativeAddon | null {
+  try {
+    return loadNative();
+  } catch (e) {
+    if (e instanceof NativeUnavailableError) return null;
+    throw e;
+  }
+}

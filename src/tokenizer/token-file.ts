@@ -1,0 +1,279 @@
+/**
+ * Token files: the encoded corpus as raw little-endian unsigned integers, one
+ * per token, with no header, so numpy reads it directly:
+ * `np.memmap(path, dtype=np.uint16, mode='r')` (or uint32, see below).
+ *
+ * Beside each file `F` sits the sidecar `F.json` (format "lmpipe-tokens",
+ * version 1):
+ *
+ *   {
+ *     "format": "lmpipe-tokens", "version": 1,
+ *     "dtype": "uint16" | "uint32",   // uint16 when vocabSize <= 65536
+ *     "itemBytes": 2 | 4,
+ *     "tokens": 123456,                // number of ids in F
+ *     "sourceBytes": 654321,           // input text bytes they encode
+ *     "vocabSize": 50257,
+ *     "tokenizerHash": "<sha256 hex>", // Tokenizer.hash(): ids mean nothing without it
+ *     "specialTokens": { "<|endoftext|>": 50256 }
+ *   }
+ *
+ * The writer streams to a temporary name in the target's directory and
+ * renames it into place only when complete (the sidecar last), so Ctrl-C or
+ * a crash never leaves a partial file under the final name. An id that does
+ * not fit the dtype is an error, never silently truncated.
+ */
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { dirname } from 'node:path';
+import type { Writable } from 'node:stream';
+import { UserError } from '../pipeline/errors.ts';
+import { commitTemp, discardTemp, ensureDir, tempPathFor, writeFileAtomic } from '../util/atomic.ts';
+
+export type TokenDtype = 'uint16' | 'uint32';
+
+/** The narrowest dtype that holds every id of a vocabulary of this size. */
+export function dtypeForVocab(vocabSize: number): TokenDtype {
+  return vocabSize <= 0x10000 ? 'uint16' : 'uint32';
+}
+
+/** Bytes per id. */
+export function itemBytes(dtype: TokenDtype): 2 | 4 {
+  return dtype === 'uint16' ? 2 : 4;
+}
+
+/** Contents of a token file's sidecar JSON. */
+export interface TokenFileMeta {
+  format: 'lmpipe-tokens';
+  version: 1;
+  dtype: TokenDtype;
+  itemBytes: 2 | 4;
+  tokens: number;
+  sourceBytes: number;
+  vocabSize: number;
+  tokenizerHash: string;
+  specialTokens: Record<string, number>;
+}
+
+/** What the writer needs to know about the tokenizer. */
+export interface TokenizerInfo {
+  vocabSize: number;
+  tokenizerHash: string;
+  specialTokens: ReadonlyArray<{ text: string; id: number }>;
+}
+
+/** Path of the sidecar of a token file. */
+export function sidecarPath(path: string): string {
+  return `${path}.json`;
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** The ids as little-endian bytes of `dtype`, checking that each is a valid id. */
+function toBytes(ids: ArrayLike<number>, dtype: TokenDtype, vocabSize: number): Uint8Array {
+  for (let i = 0; i < ids.length; i++) {
+    const v = ids[i];
+    if (!(v >= 0 && v < vocabSize && Math.floor(v) === v)) {
+      throw new Error(`token id ${v} at index ${i} cannot be written: ids must be integers below the vocabulary size ${vocabSize} (dtype ${dtype})`);
+    }
+  }
+  let typed: Uint16Array | Uint32Array;
+  if (dtype === 'uint16') {
+    typed = ids instanceof Uint16Array ? ids : new Uint16Array(ids.length);
+  } else {
+    typed = ids instanceof Uint32Array ? ids : new Uint32Array(ids.length);
+  }
+  if (typed !== ids) typed.set(ids);
+  const bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+  if (LITTLE_ENDIAN) return bytes;
+  const swapped = new Uint8Array(bytes.length);
+  const view = new DataView(swapped.buffer);
+  for (let i = 0; i < typed.length; i++) {
+    if (dtype === 'uint16') view.setUint16(2 * i, typed[i], true);
+    else view.setUint32(4 * i, typed[i], true);
+  }
+  return swapped;
+}
+
+/**
+ * Streams token ids into a token file (or to stdout for `-`, where no
+ * sidecar is written; `close` still returns the metadata).
+ */
+export class TokenFileWriter {
+  readonly path: string;
+  readonly dtype: TokenDtype;
+  private readonly info: TokenizerInfo;
+  private readonly tmp: string | null;
+  private fd: number | null;
+  private readonly stdout: Writable | null;
+  private tokens = 0;
+  private sourceBytes = 0;
+  private done = false;
+
+  /** Opens `path` for writing (`-`: stdout, or the given stream for tests). */
+  constructor(path: string, info: TokenizerInfo, stdout: Writable = process.stdout) {
+    this.path = path;
+    this.info = info;
+    this.dtype = dtypeForVocab(info.vocabSize);
+    if (path === '-') {
+      this.tmp = null;
+      this.fd = null;
+      this.stdout = stdout;
+    } else {
+      ensureDir(dirname(path));
+      this.tmp = tempPathFor(path);
+      try {
+        this.fd = openSync(this.tmp, 'w');
+      } catch (e) {
+        throw new UserError(`cannot write token file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (choose a writable --out location)`);
+      }
+      this.stdout = null;
+    }
+  }
+
+  /** Appends ids (and counts the source bytes they encode). Await it: stdout has backpressure. */
+  async write(ids: ArrayLike<number>, sourceBytes = 0): Promise<void> {
+    if (this.done) throw new Error('TokenFileWriter: write after close');
+    this.sourceBytes += sourceBytes;
+    if (ids.length === 0) return;
+    const bytes = toBytes(ids, this.dtype, this.info.vocabSize);
+    this.tokens += ids.length;
+    if (this.fd !== null) {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+      return;
+    }
+    const out = this.stdout as Writable;
+    // Copy: the caller may reuse its buffer once we return.
+    if (!out.write(Buffer.from(bytes))) await new Promise<void>((resolve) => out.once('drain', resolve));
+  }
+
+  /** Ids written so far. */
+  get tokenCount(): number {
+    return this.tokens;
+  }
+
+  /** The sidecar contents for what has been written. */
+  meta(): TokenFileMeta {
+    const specialTokens: Record<string, number> = {};
+    for (const s of this.info.specialTokens) specialTokens[s.text] = s.id;
+    return {
+      format: 'lmpipe-tokens',
+      version: 1,
+      dtype: this.dtype,
+      itemBytes: itemBytes(this.dtype),
+      tokens: this.tokens,
+      sourceBytes: this.sourceBytes,
+      vocabSize: this.info.vocabSize,
+      tokenizerHash: this.info.tokenizerHash,
+      specialTokens,
+    };
+  }
+
+  /** Finishes: the file appears under its final name, then its sidecar. */
+  async close(): Promise<TokenFileMeta> {
+    if (this.done) throw new Error('TokenFileWriter: closed twice');
+    this.done = true;
+    const meta = this.meta();
+    if (this.fd === null) return meta;
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = null;
+    // A stale sidecar must not describe the new data, even for a moment.
+    rmSync(sidecarPath(this.path), { force: true });
+    commitTemp(this.tmp as string, this.path);
+    writeFileAtomic(sidecarPath(this.path), `${JSON.stringify(meta, null, 2)}\n`);
+    return meta;
+  }
+
+  /** Abandons the output: the temporary file is removed, nothing is renamed. */
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.fd !== null) {
+      try { closeSync(this.fd); } catch { /* already closed */ }
+      this.fd = null;
+    }
+    if (this.tmp) discardTemp(this.tmp);
+  }
+}
+
+/** Reads and checks a token file's sidecar. */
+export function readTokenFileMeta(path: string): TokenFileMeta {
+  const side = sidecarPath(path);
+  if (!existsSync(side)) {
+    throw new UserError(`${side} not found: ${path} has no sidecar, so its dtype and tokenizer are unknown (re-create it with pipelines/encode.ts)`);
+  }
+  let meta: TokenFileMeta;
+  try {
+    meta = JSON.parse(readFileSync(side, 'utf8')) as TokenFileMeta;
+  } catch (e) {
+    throw new UserError(`${side} is not valid JSON (${(e as Error).message}); re-create the token file with pipelines/encode.ts`);
+  }
+  if (meta.format !== 'lmpipe-tokens' || meta.version !== 1 || (meta.dtype !== 'uint16' && meta.dtype !== 'uint32')) {
+    throw new UserError(`${side} is not an lmpipe token-file sidecar (format "lmpipe-tokens", version 1, dtype uint16|uint32)`);
+  }
+  return meta;
+}
+
+/**
+ * Random access to a token file without loading it (positional reads, like
+ * a memmap): `read(start, count)` returns ids [start, start + count).
+ */
+export class TokenFileReader {
+  readonly path: string;
+  readonly meta: TokenFileMeta;
+  /** Number of ids in the file. */
+  readonly length: number;
+  private fd: number | null;
+
+  constructor(path: string) {
+    this.path = path;
+    this.meta = readTokenFileMeta(path);
+    try {
+      this.fd = openSync(path, 'r');
+    } catch (e) {
+      throw new UserError(`cannot open token file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const size = fstatSync(this.fd).size;
+    if (size !== this.meta.tokens * this.meta.itemBytes) {
+      closeSync(this.fd);
+      this.fd = null;
+      throw new UserError(`${path} holds ${size} bytes but its sidecar says ${this.meta.tokens} ${this.meta.dtype} ids (${this.meta.tokens * this.meta.itemBytes} bytes); the file is truncated or does not belong to this sidecar`);
+    }
+    this.length = this.meta.tokens;
+  }
+
+  /** Ids [start, start + count) (count clipped at the end of the file). */
+  read(start: number, count: number): Uint16Array | Uint32Array {
+    if (this.fd === null) throw new Error('TokenFileReader: read after close');
+    if (!(Number.isInteger(start) && start >= 0 && start <= this.length)) {
+      throw new RangeError(`token index ${start} is outside ${this.path} (${this.length} ids)`);
+    }
+    const n = Math.max(0, Math.min(count, this.length - start));
+    const item = this.meta.itemBytes;
+    const bytes = new Uint8Array(n * item);
+    let off = 0;
+    while (off < bytes.length) {
+      const got = readSync(this.fd, bytes, off, bytes.length - off, start * item + off);
+      if (got === 0) throw new UserError(`${this.path} ended early at byte ${start * item + off}`);
+      off += got;
+    }
+    if (!LITTLE_ENDIAN) {
+      const view = new DataView(bytes.buffer);
+      const out = item === 2 ? new Uint16Array(n) : new Uint32Array(n);
+      for (let i = 0; i < n; i++) out[i] = item === 2 ? view.getUint16(2 * i, true) : view.getUint32(4 * i, true);
+      return out;
+    }
+    return item === 2 ? new Uint16Array(bytes.buffer, 0, n) : new Uint32Array(bytes.buffer, 0, n);
+  }
+
+  /** All ids (loads the whole file). */
+  readAll(): Uint16Array | Uint32Array {
+    return this.read(0, this.length);
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}

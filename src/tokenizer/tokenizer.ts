@@ -1,0 +1,481 @@
+/**
+ * The byte-level BPE tokenizer: encodes text to token ids and decodes ids
+ * back to text, exactly like the CS336 reference / GPT-2 (tested against
+ * tiktoken), but fast: byte-level pretokenization, a bounded pretoken cache
+ * and typed-array merge tables (see `bpe-encode.ts`).
+ *
+ * Ids come back as `number[]` from `encode` (like the reference's list[int])
+ * and as `Uint32Array` from `encodeToIds`, which skips the array copy.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { UserError } from '../pipeline/errors.ts';
+import { BpeEncoder, type EncoderSpec } from './bpe-encode.ts';
+import { StreamEncoder } from './bpe-encode-stream.ts';
+import { UNICODE_TO_BYTE } from './byte-unicode.ts';
+import type { SpecialToken } from './special-split.ts';
+
+const utf8 = new TextEncoder();
+/** Non-fatal decoder: malformed UTF-8 becomes U+FFFD per the WHATWG rules (= Python errors='replace'). */
+const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+/** Latin-1 string of bytes: a cheap exact Map key for byte strings. */
+function bytesKey(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+/**
+ * The tokenizer's tables in compact form: token bytes in one pool, merges as
+ * id triples. Both loaders produce this, so a tokenizer and its hash do not
+ * depend on how it was loaded.
+ */
+export interface TokenizerTables {
+  /** Bytes of all regular tokens; token i is pool[offsets[i], offsets[i + 1]). */
+  pool: Uint8Array;
+  /** vocabulary size + 1 offsets. */
+  offsets: Uint32Array;
+  /** Merges in rank order, three ids each: left, right, merged. */
+  merges: Int32Array;
+}
+
+export class Tokenizer {
+  /** Number of ids (regular vocabulary plus appended special tokens). */
+  readonly vocabSize: number;
+  /** Special tokens in the order given, with their ids. */
+  readonly specialTokens: readonly SpecialToken[];
+  /** Number of merges in use. */
+  readonly mergeCount: number;
+  private readonly pool: Uint8Array;
+  private readonly offsets: Uint32Array;
+  private readonly spec: EncoderSpec;
+  private encoderInstance: BpeEncoder | null = null;
+  private hashHex: string | null = null;
+
+  /**
+   * Builds a tokenizer from compact tables. Special tokens found in the
+   * vocabulary keep their id; the others get the next free ids, in order.
+   */
+  constructor(tables: TokenizerTables, specialTokens: readonly string[] = []) {
+    const { offsets, merges } = tables;
+    let pool = tables.pool;
+    let size = offsets.length - 1;
+    const specials: SpecialToken[] = [];
+    const extra: Uint8Array[] = [];
+    for (const text of specialTokens) {
+      if (text.length === 0) throw new UserError('a special token cannot be the empty string; remove it from the special-token list');
+      if (specials.some((s) => s.text === text)) continue;
+      const bytes = utf8.encode(text);
+      let id = findToken(pool, offsets, bytes);
+      if (id < 0) {
+        id = size + extra.length;
+        extra.push(bytes);
+      }
+      specials.push({ text, id });
+    }
+    let allOffsets = offsets;
+    if (extra.length > 0) {
+      const added = extra.reduce((n, b) => n + b.length, 0);
+      const grown = new Uint8Array(pool.length + added);
+      grown.set(pool);
+      allOffsets = new Uint32Array(size + extra.length + 1);
+      allOffsets.set(offsets);
+      let at = pool.length;
+      for (const b of extra) {
+        grown.set(b, at);
+        at += b.length;
+        allOffsets[++size] = at;
+      }
+      pool = grown;
+    }
+    this.vocabSize = size;
+    this.specialTokens = specials;
+    this.pool = pool;
+    this.offsets = allOffsets;
+
+    const byteToId = new Int32Array(256).fill(-1);
+    for (let id = size - 1; id >= 0; id--) {
+      if (allOffsets[id + 1] - allOffsets[id] === 1) byteToId[pool[allOffsets[id]]] = id;
+    }
+    this.mergeCount = merges.length / 3;
+    this.spec = { vocabSize: size, byteToId, merges, specials };
+  }
+
+  /** The in-thread encoder, built on first use (a pipeline that encodes on workers never needs it). */
+  private get encoder(): BpeEncoder {
+    this.encoderInstance ??= new BpeEncoder(this.spec);
+    return this.encoderInstance;
+  }
+
+  /**
+   * Builds a tokenizer from a vocabulary (id -> bytes; an array is read as
+   * ids 0..n-1) and merges (byte pairs in rank order), as BPE training
+   * produces them. Each merge must name two vocabulary entries whose
+   * concatenation is also one.
+   */
+  static fromVocabMerges(
+    vocab: ReadonlyMap<number, Uint8Array> | readonly Uint8Array[],
+    merges: ReadonlyArray<readonly [Uint8Array, Uint8Array]>,
+    specialTokens: readonly string[] = [],
+  ): Tokenizer {
+    const entries: Array<[number, Uint8Array]> = Array.isArray(vocab)
+      ? (vocab as readonly Uint8Array[]).map((b, i) => [i, b])
+      : [...(vocab as ReadonlyMap<number, Uint8Array>)];
+    let size = 0;
+    const lens: number[] = [];
+    for (const [id, bytes] of entries) {
+      if (!Number.isInteger(id) || id < 0) throw new UserError(`vocabulary id ${id} is not a non-negative integer`);
+      size = Math.max(size, id + 1);
+      lens[id] = bytes.length;
+    }
+    const offsets = new Uint32Array(size + 1);
+    for (let id = 0; id < size; id++) offsets[id + 1] = offsets[id] + (lens[id] ?? 0);
+    const pool = new Uint8Array(offsets[size]);
+    const index = new Map<string, number>();
+    for (const [id, bytes] of entries) {
+      pool.set(bytes, offsets[id]);
+      const key = bytesKey(bytes);
+      const prev = index.get(key);
+      if (prev === undefined || id < prev) index.set(key, id);
+    }
+    const triples = new Int32Array(merges.length * 3);
+    for (let k = 0; k < merges.length; k++) {
+      const ka = bytesKey(merges[k][0]);
+      const kb = bytesKey(merges[k][1]);
+      const ids = [index.get(ka), index.get(kb), index.get(ka + kb)];
+      const bad = ids.indexOf(undefined);
+      if (bad >= 0) {
+        const what = [ka, kb, ka + kb][bad];
+        throw new UserError(`merge #${k + 1}: token ${JSON.stringify(what)} (latin-1 view of its bytes) is not in the vocabulary; the merges do not belong to this vocab`);
+      }
+      triples.set(ids as number[], 3 * k);
+    }
+    return new Tokenizer({ pool, offsets, merges: triples }, specialTokens);
+  }
+
+  /**
+   * Reads a GPT-2 style `vocab.json` (token string -> id, strings written
+   * with the GPT-2 byte table) and `merges.txt` (one `A B` pair per line).
+   * As in CS336, every line that splits into exactly two parts is a merge;
+   * blank lines and a leading `#version` line are skipped, and any other
+   * line is an error naming its line number.
+   */
+  static fromFiles(vocabPath: string, mergesPath: string, specialTokens: readonly string[] = []): Tokenizer {
+    return Tokenizer.load(vocabPath, mergesPath, specialTokens, {});
+  }
+
+  private static load(vocabPath: string, mergesPath: string, specialTokens: readonly string[], aliases: Readonly<Record<string, number>>): Tokenizer {
+    const vocab = readGpt2Vocab(readText(vocabPath, 'vocabulary file'), vocabPath, aliases);
+    const merges = readGpt2Merges(readText(mergesPath, 'merges file'), mergesPath, vocab.ids);
+    return new Tokenizer({ pool: vocab.pool, offsets: vocab.offsets, merges }, specialTokens);
+  }
+
+  /**
+   * Loads a tokenizer directory (the layout of `tokenizer-files.ts`):
+   * `vocab.json` + `merges.txt`, with the special tokens, id aliases and
+   * content hash of `lmpipe.json` when train-bpe wrote one (a GPT-2 pair
+   * alone works too). `extraSpecialTokens` are added after those.
+   */
+  static fromDir(dir: string, extraSpecialTokens: readonly string[] = []): Tokenizer {
+    if (!existsSync(dir)) throw new UserError(`tokenizer directory ${dir} does not exist (pass --tokenizer DIR holding vocab.json and merges.txt, e.g. one written by pipelines/train-bpe.ts)`);
+    const vocabPath = join(dir, 'vocab.json');
+    const mergesPath = join(dir, 'merges.txt');
+    const meta = readLmpipeMeta(dir, vocabPath, mergesPath);
+    const tok = Tokenizer.load(vocabPath, mergesPath, [...meta.specials.map((s) => s.token), ...extraSpecialTokens], meta.aliases);
+    for (const s of meta.specials) {
+      if (s.id >= 0 && tok.specialId(s.token) !== s.id) {
+        throw new UserError(`${join(dir, 'lmpipe.json')}: special token ${JSON.stringify(s.token)} has id ${s.id} there but ${tok.specialId(s.token)} in vocab.json; regenerate the tokenizer`);
+      }
+    }
+    return tok;
+  }
+
+  /** Plain-data tables for building the same encoder in a worker thread. */
+  encoderSpec(): EncoderSpec {
+    return this.spec;
+  }
+
+  /** Id of a special token, or undefined. */
+  specialId(text: string): number | undefined {
+    return this.specialTokens.find((s) => s.text === text)?.id;
+  }
+
+  /** Encodes text to ids. */
+  encode(text: string): number[] {
+    return Array.from(this.encodeToIds(text));
+  }
+
+  /**
+   * Encodes text or UTF-8 bytes to a Uint32Array of ids. Bytes are taken as
+   * they are: an invalid UTF-8 sequence is pretokenized like U+FFFD but
+   * keeps its own bytes, so decoding the ids gives back the input bytes.
+   */
+  encodeToIds(input: string | Uint8Array): Uint32Array {
+    const bytes = typeof input === 'string' ? utf8.encode(input) : input;
+    return this.encoder.encodeBytes(bytes);
+  }
+
+  /**
+   * Lazily encodes a stream of text pieces (strings or UTF-8 bytes: lines of
+   * a file, chunks of a Readable): ids come out while the input is still
+   * being read, and only the unfinished tail of the input is held. The ids
+   * equal `encode` of the concatenated input. A sync iterable gives a sync
+   * generator; an async iterable (or Readable) an async one.
+   */
+  encodeIterable(source: Iterable<string | Uint8Array>, minBatchBytes?: number): Generator<number, void, undefined>;
+  encodeIterable(source: AsyncIterable<string | Uint8Array> | Readable, minBatchBytes?: number): AsyncGenerator<number, void, undefined>;
+  encodeIterable(
+    source: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array> | Readable,
+    minBatchBytes?: number,
+  ): Generator<number, void, undefined> | AsyncGenerator<number, void, undefined> {
+    if (Symbol.asyncIterator in source) {
+      const batches = this.encodeIterableBatches(source as AsyncIterable<string | Uint8Array>, minBatchBytes);
+      return (async function* () {
+        for await (const ids of batches) yield* ids;
+      })();
+    }
+    const batches = this.encodeIterableBatchesSync(source as Iterable<string | Uint8Array>, minBatchBytes);
+    return (function* () {
+      for (const ids of batches) yield* ids;
+    })();
+  }
+
+  /** Like `encodeIterable`, but yields ids in batches (much faster than one id at a time). */
+  async *encodeIterableBatches(
+    source: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+    minBatchBytes?: number,
+  ): AsyncGenerator<Uint32Array, void, undefined> {
+    const stream = new StreamEncoder(this.encoder, minBatchBytes);
+    for await (const piece of source) {
+      const ids = stream.push(piece);
+      if (ids && ids.length > 0) yield ids;
+    }
+    const rest = stream.finish();
+    if (rest.length > 0) yield rest;
+  }
+
+  /** Synchronous form of `encodeIterableBatches`. */
+  *encodeIterableBatchesSync(source: Iterable<string | Uint8Array>, minBatchBytes?: number): Generator<Uint32Array, void, undefined> {
+    const stream = new StreamEncoder(this.encoder, minBatchBytes);
+    for (const piece of source) {
+      const ids = stream.push(piece);
+      if (ids && ids.length > 0) yield ids;
+    }
+    const rest = stream.finish();
+    if (rest.length > 0) yield rest;
+  }
+
+  /** The bytes of one token (a view into the tokenizer's storage: do not modify). */
+  tokenBytes(id: number): Uint8Array {
+    this.checkId(id);
+    return this.pool.subarray(this.offsets[id], this.offsets[id + 1]);
+  }
+
+  /** Concatenated bytes of the ids. Throws a clear error on an id outside the vocabulary. */
+  decodeBytes(ids: ArrayLike<number>): Uint8Array {
+    let total = 0;
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k];
+      this.checkId(id, k);
+      total += this.offsets[id + 1] - this.offsets[id];
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (let k = 0; k < ids.length; k++) {
+      const s = this.offsets[ids[k]];
+      const e = this.offsets[ids[k] + 1];
+      out.set(this.pool.subarray(s, e), at);
+      at += e - s;
+    }
+    return out;
+  }
+
+  /**
+   * Decodes ids to text. Bytes that are not valid UTF-8 (e.g. half of a
+   * multi-byte character) become U+FFFD, exactly like Python's
+   * `bytes.decode('utf-8', errors='replace')`.
+   */
+  decode(ids: ArrayLike<number>): string {
+    return utf8Decoder.decode(this.decodeBytes(ids));
+  }
+
+  /**
+   * A stable fingerprint of the tokenizer (sha256 of the vocabulary bytes,
+   * the merges and the special tokens), recorded next to token files so that
+   * ids are never read with a different tokenizer.
+   */
+  hash(): string {
+    if (this.hashHex === null) {
+      const h = createHash('sha256');
+      h.update('lmpipe-bpe-v1\0');
+      h.update(new Uint8Array(this.offsets.buffer, this.offsets.byteOffset, this.offsets.byteLength));
+      h.update(this.pool);
+      h.update(new Uint8Array(this.spec.merges.buffer, this.spec.merges.byteOffset, this.spec.merges.byteLength));
+      h.update(JSON.stringify(this.specialTokens));
+      this.hashHex = h.digest('hex');
+    }
+    return this.hashHex;
+  }
+
+  private checkId(id: number, position?: number): void {
+    if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize)) {
+      const where = position === undefined ? '' : ` at position ${position}`;
+      throw new UserError(`token id ${id}${where} is out of range: the vocabulary has ${this.vocabSize} ids (0..${this.vocabSize - 1}); were these ids made with another tokenizer?`);
+    }
+  }
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UserError(`${what} ${path} not found (a tokenizer needs vocab.json and merges.txt; train one with pipelines/train-bpe.ts or point at a GPT-2 vocab/merges pair)`);
+    throw new UserError(`cannot read ${what} ${path}: ${code ?? (e as Error).message}`);
+  }
+}
+
+/** A GPT-2 vocab.json: token bytes by id, and id by token string (as written in the file). */
+interface Gpt2Vocab {
+  pool: Uint8Array;
+  offsets: Uint32Array;
+  ids: Map<string, number>;
+}
+
+/**
+ * Reads GPT-2 vocab.json straight into a byte pool (no per-token arrays, so
+ * loading stays light in memory). Every token string is decoded through the
+ * GPT-2 byte table.
+ */
+function readGpt2Vocab(text: string, path: string, aliases: Readonly<Record<string, number>>): Gpt2Vocab {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${path} is not valid JSON (${(e as Error).message}); expected an object mapping token strings to ids`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new UserError(`${path} must hold a JSON object mapping token strings to integer ids`);
+  }
+  const ids = new Map<string, number>();
+  let size = 0;
+  for (const [token, id] of Object.entries(json as Record<string, unknown>)) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw new UserError(`${path}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids must be non-negative integers`);
+    }
+    ids.set(token, id);
+    size = Math.max(size, id + 1);
+  }
+  // Aliases: ids whose bytes equal an earlier id's (vocab.json, keyed by string, holds only the first).
+  const aliasList = Object.entries(aliases).map(([id, first]) => [Number(id), first] as const);
+  for (const [id] of aliasList) size = Math.max(size, id + 1);
+  const lens = new Int32Array(size).fill(-1);
+  for (const [token, id] of ids) {
+    if (lens[id] >= 0) throw new UserError(`${path}: id ${id} is used by two tokens; each id must appear once`);
+    lens[id] = token.length;
+  }
+  for (const [id, first] of aliasList) {
+    if (!(Number.isInteger(id) && id >= 0 && first >= 0 && first < size && lens[first] >= 0 && lens[id] < 0)) {
+      throw new UserError(`${path}: alias ${id} -> ${first} in lmpipe.json does not fit vocab.json; regenerate the tokenizer`);
+    }
+    lens[id] = lens[first];
+  }
+  const offsets = new Uint32Array(size + 1);
+  for (let id = 0; id < size; id++) offsets[id + 1] = offsets[id] + Math.max(0, lens[id]);
+  const pool = new Uint8Array(offsets[size]);
+  for (const [token, id] of ids) {
+    let at = offsets[id];
+    for (let i = 0; i < token.length; i++) {
+      const c = token.charCodeAt(i);
+      const b = c < 512 ? UNICODE_TO_BYTE[c] : -1;
+      if (b < 0) {
+        throw new UserError(`${path}: token ${JSON.stringify(token)} has character U+${c.toString(16).padStart(4, '0')}, which is not in the GPT-2 byte table (is this a GPT-2 byte-level vocab.json?)`);
+      }
+      pool[at++] = b;
+    }
+  }
+  for (const [id, first] of aliasList) pool.copyWithin(offsets[id], offsets[first], offsets[first + 1]);
+  return { pool, offsets, ids };
+}
+
+/**
+ * Reads GPT-2 merges.txt into id triples. As in CS336, a merge line is
+ * `A B` (split on one space after trimming the line end); blank lines and a
+ * leading `#version` line are skipped, anything else is an error naming the
+ * line. The vocab lookups use the file's own strings: since the byte table
+ * maps each byte to one character, the merged token's string is A + B.
+ */
+function readGpt2Merges(text: string, path: string, ids: ReadonlyMap<string, number>): Int32Array {
+  const all = text.split('\n');
+  const triples = new Int32Array(all.length * 3);
+  let n = 0;
+  for (let i = 0; i < all.length; i++) {
+    const line = all[i].trimEnd();
+    if (line === '' || (i === 0 && line.startsWith('#version'))) continue;
+    const parts = line.split(' ');
+    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
+      throw new UserError(`${path}:${i + 1}: malformed merge line ${JSON.stringify(line.slice(0, 80))}: expected two tokens separated by one space`);
+    }
+    const [a, b] = parts;
+    for (const t of [a, b, a + b]) {
+      if (!ids.has(t)) {
+        throw new UserError(`${path}:${i + 1}: token ${JSON.stringify(t)} of merge ${JSON.stringify(line)} is not in vocab.json; the merges file does not belong to this vocabulary`);
+      }
+    }
+    triples[n++] = ids.get(a) as number;
+    triples[n++] = ids.get(b) as number;
+    triples[n++] = ids.get(a + b) as number;
+  }
+  return triples.slice(0, n);
+}
+
+/** Id of the token with exactly these bytes, or -1. */
+function findToken(pool: Uint8Array, offsets: Uint32Array, bytes: Uint8Array): number {
+  for (let id = 0; id + 1 < offsets.length; id++) {
+    const s = offsets[id];
+    if (offsets[id + 1] - s !== bytes.length) continue;
+    let k = 0;
+    while (k < bytes.length && pool[s + k] === bytes[k]) k++;
+    if (k === bytes.length) return id;
+  }
+  return -1;
+}
+
+/** What `fromDir` uses from a train-bpe `lmpipe.json` (see TokenizerMeta in tokenizer-files.ts). */
+interface LmpipeMeta {
+  specials: Array<{ token: string; id: number }>;
+  aliases: Record<string, number>;
+}
+
+/**
+ * Reads `lmpipe.json` when present (none: no specials, no aliases), and
+ * checks its content hash against vocab.json + merges.txt as train-bpe
+ * wrote them, so edited files are not silently used with stale metadata.
+ */
+function readLmpipeMeta(dir: string, vocabPath: string, mergesPath: string): LmpipeMeta {
+  const path = join(dir, 'lmpipe.json');
+  if (!existsSync(path)) return { specials: [], aliases: {} };
+  let json: Record<string, unknown>;
+  try {
+    json = (JSON.parse(readFileSync(path, 'utf8')) ?? {}) as Record<string, unknown>;
+  } catch (e) {
+    throw new UserError(`${path} is not valid JSON (${(e as Error).message}); delete it or regenerate the tokenizer`);
+  }
+  const list = json.specialTokens ?? [];
+  if (!Array.isArray(list)) throw new UserError(`${path}: "specialTokens" must be an array`);
+  const specials = list.map((s: unknown) => {
+    if (typeof s === 'string') return { token: s, id: -1 };
+    const o = s as { token?: unknown; id?: unknown };
+    if (o && typeof o.token === 'string') return { token: o.token, id: typeof o.id === 'number' ? o.id : -1 };
+    throw new UserError(`${path}: "specialTokens" entries must be strings or {"token", "id"} objects`);
+  });
+  if (typeof json.contentHash === 'string' && existsSync(vocabPath) && existsSync(mergesPath)) {
+    const hash = `sha256:${createHash('sha256').update(readFileSync(vocabPath)).update(readFileSync(mergesPath)).digest('hex')}`;
+    if (hash !== json.contentHash) {
+      throw new UserError(`${dir}: vocab.json/merges.txt do not match the content hash in lmpipe.json (edited after training?); retrain, or delete lmpipe.json to use the files as they are`);
+    }
+  }
+  const aliases = (json.aliases ?? {}) as Record<string, number>;
+  return { specials, aliases };
+}

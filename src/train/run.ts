@@ -1,0 +1,246 @@
+/**
+ * The training loop: sample a batch, step, log, evaluate, checkpoint,
+ * until max_steps, the wall-clock budget, a requested stop step, or an
+ * abort signal. Every exit path except a crash leaves a checkpoint of the
+ * last completed step; a non-finite loss stops with a UserError naming the
+ * step and the last good checkpoint (which is left untouched).
+ *
+ * Reproducibility: the weights come from Rng(seed), batch starts from
+ * Rng(seed + 1), dropout seeds from Rng(seed + 2); the two training streams
+ * are saved in state.json, so resuming at step N and running to N + M gives
+ * the same parameters, bit for bit, as running N + M steps straight.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../pipeline/errors.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { Rng } from '../util/rng.ts';
+import { TransformerLM } from '../model/model.ts';
+import { AdamW } from './adamw.ts';
+import { sampleBatch } from './batch-sampler.ts';
+import type { Batch } from './batch-sampler.ts';
+import { loadTrainingCheckpoint, saveBestCheckpoint, saveTrainingCheckpoint, STATE_FILE } from './checkpoint.ts';
+import type { TrainState } from './checkpoint.ts';
+import { cosineLr } from './lr-schedule.ts';
+import { METRICS_FILE, appendMetrics, parseMetrics, truncateMetrics } from './metrics.ts';
+import type { MetricsRecord } from './metrics.ts';
+import { FileTokenSource, tokenFileMeta } from './token-source.ts';
+import type { TokenSource } from './token-source.ts';
+import { NonFiniteError, evaluate, firstOutOfVocab, trainStep } from './train-step.ts';
+import { trainConfigToJson } from './train-config.ts';
+import type { TrainConfig } from './train-config.ts';
+
+export const TRAIN_CONFIG_FILE = 'train-config.json';
+
+/** Progress and control hooks (all optional). */
+export interface RunHooks {
+  /** Called after every step. */
+  onStep?(record: MetricsRecord, config: TrainConfig): void;
+  /** One informational line. */
+  log?(message: string): void;
+  /** Stop cleanly (with a checkpoint) when aborted. */
+  signal?: AbortSignal;
+  /** Stop cleanly after this step (a pause: resume later continues the same schedule). */
+  stopAtStep?: number;
+}
+
+export type StopReason = 'completed' | 'max_minutes' | 'stop_at_step' | 'interrupted';
+
+export interface RunSummary {
+  out: string;
+  step: number;
+  max_steps: number;
+  tokens: number;
+  loss: number | null;
+  val_loss: number | null;
+  best_val_loss: number | null;
+  best_step: number | null;
+  elapsed_s: number;
+  tokens_per_s: number;
+  stopped: StopReason;
+  resumed_from: number | null;
+}
+
+/** The step recorded in a run directory's state.json, or null when OUT holds no checkpoint. */
+export function checkpointStep(out: string): number | null {
+  const p = join(out, STATE_FILE);
+  if (!existsSync(p)) return null;
+  try {
+    const s = JSON.parse(readFileSync(p, 'utf8')) as { step?: unknown };
+    return typeof s.step === 'number' ? s.step : null;
+  } catch {
+    return null;
+  }
+}
+
+function openData(path: string, what: string, vocabSize: number): TokenSource {
+  if (!existsSync(path)) throw new UserError(`${what} ${path} not found; encode the text first (pipelines/encode.ts) or fix the path`);
+  const meta = tokenFileMeta(path);
+  if (meta && meta.vocabSize > vocabSize) {
+    throw new UserError(`${what} ${path} was encoded with a ${meta.vocabSize}-id tokenizer but model.vocab_size is ${vocabSize}; set model.vocab_size to at least ${meta.vocabSize}`);
+  }
+  return new FileTokenSource(path);
+}
+
+function checkVocab(batch: Batch, vocabSize: number, path: string): void {
+  for (const ids of [batch.x, batch.y]) {
+    const i = firstOutOfVocab(ids, vocabSize);
+    if (i >= 0) {
+      const T = batch.contextLength;
+      const pos = batch.starts[Math.floor(i / T)] + (i % T) + (ids === batch.y ? 1 : 0);
+      throw new UserError(`${path}: token ${pos} has id ${ids[i]}, outside the model's vocab_size ${vocabSize}; set model.vocab_size to the tokenizer's vocabulary size`);
+    }
+  }
+}
+
+/**
+ * Trains according to `config`, into `config.out`. With `resume`, continues
+ * the checkpoint in `config.out` (which must exist); without it, `out` must
+ * be new or empty.
+ */
+export async function runTraining(config: TrainConfig, resume: boolean, hooks: RunHooks = {}): Promise<RunSummary> {
+  const out = config.out;
+  const log = hooks.log ?? (() => {});
+  const T = config.model.context_length;
+  const tokensPerStep = config.batch_size * T;
+  const metricsPath = join(out, METRICS_FILE);
+
+  const existing = checkpointStep(out);
+  if (!resume && existsSync(out) && readdirSync(out).length > 0) {
+    throw new UserError(existing !== null
+      ? `${out} already holds a run (checkpoint at step ${existing}); continue it with --resume ${out} or choose another --out`
+      : `${out} exists and is not empty; choose a new --out directory for the run`);
+  }
+  if (resume && existing === null) throw new UserError(`--resume ${out}: no checkpoint found (${join(out, STATE_FILE)} is missing)`);
+
+  const train = openData(config.train_data, 'train_data', config.model.vocab_size);
+  let val: TokenSource | null = null;
+  try {
+    if (config.val_data) val = openData(config.val_data, 'val_data', config.model.vocab_size);
+  } catch (e) {
+    train.close();
+    throw e;
+  }
+  let modelRef: TransformerLM | null = null;
+  let optimizerRef: AdamW | null = null;
+  try {
+    let state: TrainState;
+    let dataRng: Rng;
+    let dropoutRng: Rng;
+    if (resume) {
+      const ck = await loadTrainingCheckpoint(out);
+      if (JSON.stringify(ck.model.config) !== JSON.stringify(config.model)) {
+        ck.model.dispose();
+        throw new UserError(`--resume ${out}: the model config differs from the checkpoint's; a resumed run keeps its architecture`);
+      }
+      modelRef = ck.model;
+      optimizerRef = new AdamW(ck.model.params, { lr: config.lr, betas: config.betas, weightDecay: config.weight_decay });
+      optimizerRef.importState(ck.optimizer);
+      state = ck.state;
+      dataRng = Rng.fromState(state.rng.data);
+      dropoutRng = Rng.fromState(state.rng.dropout);
+      // Steps logged after the checkpoint are replayed: drop them.
+      if (existsSync(metricsPath)) {
+        const kept = truncateMetrics(parseMetrics(readFileSync(metricsPath, 'utf8'), metricsPath), state.step);
+        writeFileAtomic(metricsPath, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      }
+      log(`resuming ${out} at step ${state.step} of ${config.max_steps}`);
+    } else {
+      modelRef = TransformerLM.initialize(config.model, new Rng(config.seed));
+      optimizerRef = new AdamW(modelRef.params, { lr: config.lr, betas: config.betas, weightDecay: config.weight_decay });
+      dataRng = new Rng(config.seed + 1);
+      dropoutRng = new Rng(config.seed + 2);
+      state = { step: 0, tokens: 0, elapsed_s: 0, best_val_loss: null, best_step: null, last_loss: null, last_val_loss: null, rng: { data: dataRng.state(), dropout: dropoutRng.state() }, tokenizer: config.tokenizer };
+    }
+    const model = modelRef;
+    const optimizer = optimizerRef;
+    writeFileAtomic(join(out, TRAIN_CONFIG_FILE), `${JSON.stringify(trainConfigToJson(config), null, 2)}\n`);
+    const resumedFrom = resume ? state.step : null;
+    if (resume && state.step >= config.max_steps) log(`the checkpoint is already at step ${state.step} >= max_steps ${config.max_steps}; nothing to do`);
+
+    const sessionStart = performance.now();
+    const elapsedBefore = state.elapsed_s;
+    const elapsed = (): number => elapsedBefore + (performance.now() - sessionStart) / 1000;
+    const budgetS = config.max_minutes === null ? Infinity : config.max_minutes * 60;
+    let lastCheckpoint = resume ? state.step : -1;
+    let stepSeconds = 0;
+    let stopped: StopReason = 'completed';
+
+    const snapshot = (): TrainState => ({ ...state, elapsed_s: elapsed(), rng: { data: dataRng.state(), dropout: dropoutRng.state() }, tokenizer: config.tokenizer });
+    const checkpoint = async (): Promise<void> => {
+      state = snapshot();
+      await saveTrainingCheckpoint(out, model, optimizer, state);
+      lastCheckpoint = state.step;
+    };
+
+    while (state.step < config.max_steps) {
+      if (hooks.signal?.aborted) { stopped = 'interrupted'; break; }
+      if (hooks.stopAtStep !== undefined && state.step >= hooks.stopAtStep) { stopped = 'stop_at_step'; break; }
+      if ((performance.now() - sessionStart) / 1000 + stepSeconds > budgetS) { stopped = 'max_minutes'; break; }
+
+      const step = state.step + 1;
+      const lr = cosineLr(state.step, config.lr, config.min_lr, config.warmup_steps, config.max_steps);
+      const batch = sampleBatch(train, dataRng, config.batch_size, T, config.train_data);
+      checkVocab(batch, config.model.vocab_size, config.train_data);
+      const t0 = performance.now();
+      let result;
+      try {
+        result = await trainStep(model, optimizer, batch, lr, config.grad_clip, dropoutRng);
+      } catch (e) {
+        if (e instanceof NonFiniteError) {
+          const where = lastCheckpoint >= 0 ? `the last good checkpoint (step ${lastCheckpoint}) is in ${out}` : 'no checkpoint was written yet';
+          throw new UserError(`step ${step}: ${e.message}; training stopped and ${where}; lower lr, keep grad_clip on, or check the data`);
+        }
+        throw e;
+      }
+      stepSeconds = (performance.now() - t0) / 1000;
+      state.step = step;
+      state.tokens += tokensPerStep;
+      state.last_loss = result.loss;
+      const record: MetricsRecord = {
+        step,
+        tokens: state.tokens,
+        lr,
+        loss: result.loss,
+        grad_norm: result.gradNorm,
+        tokens_per_s: tokensPerStep / Math.max(stepSeconds, 1e-9),
+        elapsed_s: elapsed(),
+      };
+      // Evaluation depends on the step only (not on pauses), so a resumed run logs what a straight one does.
+      if (val && (step % config.eval_interval === 0 || step === config.max_steps)) {
+        const v = (await evaluate(model, val, config.batch_size, config.eval_batches)).loss;
+        record.val_loss = v;
+        state.last_val_loss = v;
+        if (state.best_val_loss === null || v < state.best_val_loss) {
+          state.best_val_loss = v;
+          state.best_step = step;
+          await saveBestCheckpoint(join(out, 'best'), model, snapshot());
+        }
+      }
+      appendMetrics(metricsPath, record);
+      hooks.onStep?.(record, config);
+      if (step % config.checkpoint_interval === 0 || step === config.max_steps) await checkpoint();
+    }
+    if (lastCheckpoint !== state.step) await checkpoint();
+    const total = elapsed();
+    return {
+      out,
+      step: state.step,
+      max_steps: config.max_steps,
+      tokens: state.tokens,
+      loss: state.last_loss,
+      val_loss: state.last_val_loss,
+      best_val_loss: state.best_val_loss,
+      best_step: state.best_step,
+      elapsed_s: total,
+      tokens_per_s: total > 0 ? state.tokens / total : 0,
+      stopped,
+      resumed_from: resumedFrom,
+    };
+  } finally {
+    optimizerRef?.dispose();
+    modelRef?.dispose();
+    train.close();
+    val?.close();
+  }
+}

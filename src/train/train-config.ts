@@ -1,0 +1,231 @@
+/**
+ * The training configuration: a JSON file (`--config runs/x.json`) whose
+ * snake_case keys are listed in TRAIN_CONFIG_KEYS, plus flag overrides.
+ * Validation gives one-line UserErrors naming the source, the key and the fix
+ * (unknown keys name the nearest valid key). The resolved config is stored in
+ * the run directory (`train-config.json`) so `--resume` continues with it.
+ */
+import { readFileSync } from 'node:fs';
+import { UserError } from '../pipeline/errors.ts';
+import { nearest } from '../util/nearest.ts';
+import { CS336_TINYSTORIES_CONFIG, resolveModelConfig } from '../model/config.ts';
+import type { ModelConfig } from '../model/config.ts';
+
+/** A resolved, validated training configuration. */
+export interface TrainConfig {
+  model: ModelConfig;
+  train_data: string;
+  val_data: string | null;
+  tokenizer: string | null;
+  batch_size: number;
+  /** Total optimizer steps (from max_steps, or max_tokens / (batch_size · context_length) rounded up). */
+  max_steps: number;
+  max_tokens: number | null;
+  lr: number;
+  min_lr: number;
+  warmup_steps: number;
+  weight_decay: number;
+  betas: [number, number];
+  /** Maximum global gradient L2 norm; 0 disables clipping. */
+  grad_clip: number;
+  eval_interval: number;
+  eval_batches: number;
+  checkpoint_interval: number;
+  seed: number;
+  backend: string;
+  /** Wall-clock budget in minutes (null: none); the run stops cleanly with a checkpoint. */
+  max_minutes: number | null;
+  out: string;
+}
+
+export const TRAIN_CONFIG_KEYS = [
+  'model', 'train_data', 'val_data', 'tokenizer', 'batch_size', 'max_steps', 'max_tokens', 'lr', 'min_lr',
+  'warmup_steps', 'weight_decay', 'betas', 'grad_clip', 'eval_interval', 'eval_batches', 'checkpoint_interval',
+  'seed', 'backend', 'max_minutes', 'out',
+] as const;
+
+export type TrainConfigKey = (typeof TRAIN_CONFIG_KEYS)[number];
+
+/** Raw (unvalidated) values by key, as read from JSON or flags. */
+export type RawTrainConfig = Partial<Record<TrainConfigKey, unknown>>;
+
+/**
+ * Defaults of the optional keys. min_lr defaults to lr/10 and warmup_steps
+ * to 1% of max_steps (computed in resolveTrainConfig).
+ */
+export const TRAIN_DEFAULTS = {
+  batch_size: 32,
+  lr: 1e-3,
+  weight_decay: 0.1,
+  betas: [0.9, 0.95] as [number, number],
+  grad_clip: 1.0,
+  eval_interval: 100,
+  eval_batches: 20,
+  checkpoint_interval: 500,
+  seed: 0,
+  backend: 'auto',
+} as const;
+
+/** The model's size keys that the training config may omit (CS336 TinyStories values). */
+const MODEL_SIZE_DEFAULTS = {
+  vocab_size: CS336_TINYSTORIES_CONFIG.vocab_size,
+  context_length: CS336_TINYSTORIES_CONFIG.context_length,
+  d_model: CS336_TINYSTORIES_CONFIG.d_model,
+  num_layers: CS336_TINYSTORIES_CONFIG.num_layers,
+  num_heads: CS336_TINYSTORIES_CONFIG.num_heads,
+};
+
+/** Reads and parses a training config JSON file (keys checked, values not yet). */
+export function readTrainConfigFile(path: string): RawTrainConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read training config ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${path}: invalid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  return checkKeys(value, path);
+}
+
+/** Checks that `value` is an object with only known keys. */
+export function checkKeys(value: unknown, source: string): RawTrainConfig {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UserError(`${source}: expected a JSON object with training keys (${TRAIN_CONFIG_KEYS.join(', ')})`);
+  }
+  const known: readonly string[] = TRAIN_CONFIG_KEYS;
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      const n = nearest(key, known);
+      throw new UserError(`${source}: unknown key "${key}"${n ? ` (did you mean "${n}"?)` : ''}; valid keys: ${TRAIN_CONFIG_KEYS.join(', ')}`);
+    }
+  }
+  return value as RawTrainConfig;
+}
+
+/** Later sources override earlier ones key by key (undefined = not given). `model` objects merge key by key. */
+export function mergeRaw(...sources: RawTrainConfig[]): RawTrainConfig {
+  const out: RawTrainConfig = {};
+  for (const s of sources) {
+    for (const [k, v] of Object.entries(s) as [TrainConfigKey, unknown][]) {
+      if (v === undefined) continue;
+      if (k === 'model' && isObject(out.model) && isObject(v)) out.model = { ...out.model, ...v };
+      else out[k] = v;
+    }
+  }
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function fail(source: string, key: string, msg: string): never {
+  throw new UserError(`${source}: "${key}" ${msg}`);
+}
+
+function num(source: string, raw: RawTrainConfig, key: TrainConfigKey, opts: { int?: boolean; min?: number; gt?: number; max?: number }): number | undefined {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(source, key, `must be a number, got ${JSON.stringify(v)}`);
+  if (opts.int && !Number.isInteger(v)) fail(source, key, `must be an integer, got ${v}`);
+  if (opts.min !== undefined && v < opts.min) fail(source, key, `must be at least ${opts.min}, got ${v}`);
+  if (opts.gt !== undefined && !(v > opts.gt)) fail(source, key, `must be greater than ${opts.gt}, got ${v}`);
+  if (opts.max !== undefined && v > opts.max) fail(source, key, `must be at most ${opts.max}, got ${v}`);
+  return v;
+}
+
+function str(source: string, raw: RawTrainConfig, key: TrainConfigKey): string | undefined {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v === '') fail(source, key, `must be a non-empty string (a path), got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * Validates merged raw values and fills the defaults. `source` names where
+ * the values came from (config path and/or flags) for error messages.
+ */
+export function resolveTrainConfig(raw: RawTrainConfig, source = 'training config'): TrainConfig {
+  checkKeys(raw, source);
+  const modelRaw = raw.model ?? {};
+  if (!isObject(modelRaw)) fail(source, 'model', 'must be an object of model config keys (vocab_size, d_model, ...)');
+  const withSizes: Record<string, unknown> = { ...MODEL_SIZE_DEFAULTS, ...modelRaw };
+  // The default model is the handout's TinyStories one, d_ff 1344 included (the generic SwiGLU rule gives 1408).
+  if (modelRaw.d_model === undefined && modelRaw.d_ff === undefined && (modelRaw.ffn ?? 'swiglu') === 'swiglu') withSizes.d_ff = CS336_TINYSTORIES_CONFIG.d_ff;
+  const model = resolveModelConfig(withSizes, `${source}: model`);
+
+  const train_data = str(source, raw, 'train_data');
+  if (!train_data) throw new UserError(`${source}: "train_data" is required (a token file written by pipelines/encode.ts)`);
+  const out = str(source, raw, 'out');
+  if (!out) throw new UserError(`${source}: "out" is required (the run directory)`);
+
+  const batch_size = num(source, raw, 'batch_size', { int: true, min: 1 }) ?? TRAIN_DEFAULTS.batch_size;
+  const maxStepsGiven = num(source, raw, 'max_steps', { int: true, min: 1 });
+  const maxTokensGiven = num(source, raw, 'max_tokens', { int: true, min: 1 });
+  if (maxStepsGiven !== undefined && maxTokensGiven !== undefined) {
+    throw new UserError(`${source}: give either "max_steps" or "max_tokens", not both`);
+  }
+  if (maxStepsGiven === undefined && maxTokensGiven === undefined) {
+    throw new UserError(`${source}: the run length is required: set "max_steps" (optimizer steps) or "max_tokens" (training tokens)`);
+  }
+  const tokensPerStep = batch_size * model.context_length;
+  const max_steps = maxStepsGiven ?? Math.ceil(maxTokensGiven! / tokensPerStep);
+
+  const lr = num(source, raw, 'lr', { min: 0 }) ?? TRAIN_DEFAULTS.lr;
+  const min_lr = num(source, raw, 'min_lr', { min: 0 }) ?? lr / 10;
+  if (min_lr > lr) fail(source, 'min_lr', `(${min_lr}) must not exceed "lr" (${lr})`);
+  const warmup_steps = num(source, raw, 'warmup_steps', { int: true, min: 0 }) ?? Math.round(max_steps / 100);
+  if (warmup_steps > max_steps) fail(source, 'warmup_steps', `(${warmup_steps}) must not exceed the run length of ${max_steps} steps`);
+  const weight_decay = num(source, raw, 'weight_decay', { min: 0 }) ?? TRAIN_DEFAULTS.weight_decay;
+  let betas: [number, number] = [...TRAIN_DEFAULTS.betas];
+  if (raw.betas !== undefined) {
+    const b = raw.betas;
+    if (!Array.isArray(b) || b.length !== 2 || !b.every((x) => typeof x === 'number' && x >= 0 && x < 1)) {
+      fail(source, 'betas', `must be two numbers in [0, 1), e.g. [0.9, 0.95], got ${JSON.stringify(b)}`);
+    }
+    betas = [b[0] as number, b[1] as number];
+  }
+  const grad_clip = num(source, raw, 'grad_clip', { min: 0 }) ?? TRAIN_DEFAULTS.grad_clip;
+  const eval_interval = num(source, raw, 'eval_interval', { int: true, min: 1 }) ?? TRAIN_DEFAULTS.eval_interval;
+  const eval_batches = num(source, raw, 'eval_batches', { int: true, min: 1 }) ?? TRAIN_DEFAULTS.eval_batches;
+  const checkpoint_interval = num(source, raw, 'checkpoint_interval', { int: true, min: 1 }) ?? TRAIN_DEFAULTS.checkpoint_interval;
+  const seed = num(source, raw, 'seed', { int: true, min: 0, max: Number.MAX_SAFE_INTEGER - 2 }) ?? TRAIN_DEFAULTS.seed;
+  const backend = str(source, raw, 'backend') ?? TRAIN_DEFAULTS.backend;
+  const max_minutes = num(source, raw, 'max_minutes', { gt: 0 }) ?? null;
+
+  return {
+    model,
+    train_data,
+    val_data: str(source, raw, 'val_data') ?? null,
+    tokenizer: str(source, raw, 'tokenizer') ?? null,
+    batch_size,
+    max_steps,
+    max_tokens: maxTokensGiven ?? null,
+    lr,
+    min_lr,
+    warmup_steps,
+    weight_decay,
+    betas,
+    grad_clip,
+    eval_interval,
+    eval_batches,
+    checkpoint_interval,
+    seed,
+    backend,
+    max_minutes,
+    out,
+  };
+}
+
+/** The resolved config as the JSON object stored in the run directory (re-resolvable). */
+export function trainConfigToJson(c: TrainConfig): Record<string, unknown> {
+  // Store max_steps only: the resolved length is what a resume must reproduce.
+  const rest: Partial<TrainConfig> = { ...c };
+  delete rest.max_tokens;
+  return { ...rest, model: { ...c.model } };
+}

@@ -1,0 +1,106 @@
+/**
+ * pipelines/encode.ts and pipelines/inspect-tokenizer.ts as a user runs
+ * them: files, stdin and stdout, worker counts, the sidecar, and errors.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { TokenFileReader } from '../src/tokenizer/token-file.ts';
+import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import { REPO_ROOT, sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { runPipeline, summaryOf } from './helpers/cli.ts';
+
+const EOT = '<|endoftext|>';
+const vocabPath = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_vocab.json');
+const mergesPath = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_merges.txt');
+const tinyPath = sharedFileOrSkip('conformance/cs336/fixtures/text/tinystories_sample.txt');
+const skip = !vocabPath || !mergesPath || !tinyPath ? 'CS336 fixture files not found' : false;
+const tmp = mkdtempSync(join(tmpdir(), 'lmpipe-encode-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('encode and inspect-tokenizer pipelines', { skip }, () => {
+  const tokDir = join(tmp, 'gpt2');
+  const a = join(tmp, 'a.txt');
+  const b = join(tmp, 'b.txt');
+  let tok: Tokenizer;
+  let textA = '';
+  let textB = '';
+  if (!skip) {
+    mkdirSync(tokDir);
+    copyFileSync(vocabPath as string, join(tokDir, 'vocab.json'));
+    copyFileSync(mergesPath as string, join(tokDir, 'merges.txt'));
+    tok = Tokenizer.fromDir(tokDir, [EOT]);
+    textA = readFileSync(tinyPath as string, 'utf8').repeat(40);
+    textB = `Héllò wörld! 日本語 🙃${EOT}\n\nsecond document   with  spaces\n`.repeat(500);
+    writeFileSync(a, textA);
+    writeFileSync(b, textB);
+  }
+
+  it('encodes files into a token file whose ids equal Tokenizer.encode, for 0 and 2 workers', () => {
+    const expected = [...tok.encodeToIds(textA), ...tok.encodeToIds(textB)];
+    for (const workers of ['0', '2']) {
+      const out = join(tmp, `w${workers}`, 'train.bin');
+      const r = runPipeline('encode', ['--tokenizer', tokDir, '--special-token', EOT, '--input', a, '--input', b, '--out', out, '--workers', workers, '--quiet']);
+      assert.equal(r.status, 0, r.stderr);
+      const s = summaryOf(r);
+      assert.equal(s.ok, true);
+      assert.equal(s.tokens, expected.length);
+      assert.equal(s.bytes, Buffer.byteLength(textA) + Buffer.byteLength(textB));
+      assert.equal(s.dtype, 'uint16');
+      assert.ok(typeof s.bytes_per_token === 'number' && s.bytes_per_token > 2 && s.bytes_per_token < 6);
+      assert.ok((s.pile_825gb_estimate as { seconds: number }).seconds > 0);
+      const reader = new TokenFileReader(out);
+      assert.deepEqual(Array.from(reader.readAll()), expected);
+      assert.equal(reader.meta.tokenizerHash, tok.hash());
+      assert.deepEqual(reader.meta.specialTokens, { [EOT]: 50256 });
+      reader.close();
+      assert.deepEqual(readdirSync(join(tmp, `w${workers}`)).sort(), ['train.bin', 'train.bin.json'], 'no temporary file left');
+    }
+  });
+
+  it('stdin to stdout: raw little-endian uint16 ids, summary on stderr', () => {
+    const script = join(REPO_ROOT, 'pipelines', 'encode.ts');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script, '-t', tokDir, '--special-token', EOT, '-i', '-', '-o', '-', '--workers', '1', '--quiet'], { input: textB, maxBuffer: 1 << 28 });
+    assert.equal(r.status, 0, r.stderr.toString());
+    const expected = tok.encodeToIds(textB);
+    const raw = r.stdout;
+    assert.equal(raw.length, expected.length * 2);
+    const got = Array.from({ length: expected.length }, (_, i) => raw.readUInt16LE(2 * i));
+    assert.deepEqual(got, Array.from(expected));
+    const summary = JSON.parse(r.stderr.toString().trim().split('\n').pop() as string) as Record<string, unknown>;
+    assert.equal(summary.tokens, expected.length);
+  });
+
+  it('a bad tokenizer directory or input is one error line, exit 2, and no output', () => {
+    const out = join(tmp, 'bad', 'x.bin');
+    const r1 = runPipeline('encode', ['-t', join(tmp, 'nope'), '-i', a, '-o', out]);
+    assert.equal(r1.status, 2);
+    assert.equal(r1.stderr.trim().split('\n').length, 1, r1.stderr);
+    assert.match(r1.stderr, /tokenizer directory .*nope does not exist/);
+    const r2 = runPipeline('encode', ['-t', tokDir, '-i', join(tmp, 'missing-*.txt'), '-o', out]);
+    assert.equal(r2.status, 2);
+    assert.match(r2.stderr, /matches no file/);
+    assert.equal(existsSync(out), false);
+  });
+
+  it('inspect-tokenizer: vocabulary facts and bytes per token on the sampled documents', () => {
+    const r = runPipeline('inspect-tokenizer', ['--tokenizer', tokDir, '--sample', b, '--sample-mb', '100', '--top', '3', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const s = summaryOf(r);
+    assert.equal(s.vocab_size, 50257);
+    assert.equal(s.merges, 50000);
+    const longest = s.longest_tokens as Array<{ id: number; bytes: number; text: string }>;
+    assert.equal(longest.length, 3);
+    assert.equal(longest[0].bytes, 128);
+    assert.equal(longest[0].text, tok.decode([longest[0].id]));
+    // All documents sampled (the sample is larger than the file): check against encoding each document.
+    const docs = textB.split(EOT).filter((d) => d.length > 0);
+    const sample = s.sample as { documents: number; bytes: number; tokens: number };
+    assert.equal(sample.documents, docs.length);
+    assert.equal(sample.bytes, docs.reduce((n, d) => n + Buffer.byteLength(d), 0));
+    assert.equal(sample.tokens, docs.reduce((n, d) => n + tok.encode(d).length, 0));
+  });
+});

@@ -1,0 +1,47 @@
+/**
+ * The addon's loading contract: OpenBLAS's environment is chosen for it and
+ * the process environment is left as it was (children such as a PyTorch
+ * reference must not inherit OPENBLAS_NUM_THREADS=1), and the functions
+ * refuse arrays too small for the sizes they are given instead of reading
+ * or writing out of bounds.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadNative, openBlasEnv } from '../src/native/addon.ts';
+
+const envBefore = { core: process.env.OPENBLAS_CORETYPE, threads: process.env.OPENBLAS_NUM_THREADS };
+const { nativeSkip } = await import('./native-helpers.ts');
+const skip = nativeSkip();
+
+test('openBlasEnv drops an inherited core type unless lmpipe names one', () => {
+  assert.deepEqual(openBlasEnv({ OPENBLAS_CORETYPE: 'Haswell' }), { OPENBLAS_CORETYPE: undefined, OPENBLAS_NUM_THREADS: '1' });
+  assert.deepEqual(openBlasEnv({ OPENBLAS_CORETYPE: 'Haswell', LMPIPE_OPENBLAS_CORETYPE: 'Zen' }), { OPENBLAS_CORETYPE: 'Zen', OPENBLAS_NUM_THREADS: '1' });
+  assert.deepEqual(openBlasEnv({ LMPIPE_GEMM: 'blas', OPENBLAS_NUM_THREADS: '4' }), { OPENBLAS_CORETYPE: undefined, OPENBLAS_NUM_THREADS: '4' });
+});
+
+test('loading leaves the process environment unchanged', { skip }, () => {
+  assert.equal(process.env.OPENBLAS_CORETYPE, envBefore.core);
+  assert.equal(process.env.OPENBLAS_NUM_THREADS, envBefore.threads);
+  const info = loadNative().info();
+  assert.ok(info.threads >= 1);
+  assert.match(info.isa, /^(avx2|baseline)$/);
+  assert.match(info.openblasConfig, /OpenBLAS/);
+});
+
+test('native functions reject arrays smaller than the sizes passed', { skip }, () => {
+  const addon = loadNative();
+  const small = new Float32Array(5);
+  const z = new Float64Array([0]);
+  assert.throws(() => addon.matmul(small, small, new Float32Array(4), 1, z, z, 2, 2, 3, false, false), TypeError);
+  assert.throws(() => addon.softmax(small, small, 2, 3), /needs 6/);
+  assert.throws(() => addon.binary(0, small, small, small, [6], [1], [1]), TypeError);
+  assert.throws(() => addon.gather(small, new Int32Array([0]), small, 1, 6, 1, 1), TypeError);
+  assert.throws(() => addon.unary(0, small, new Float32Array(2), 0), TypeError);
+  assert.throws(() => addon.transpose(small, small, [2, 3], [1, 0]), TypeError);
+  assert.throws(() => addon.ceForward(new Float32Array(6), new Int32Array([0, 3]), new Float32Array(2), 2, 3), /target 3 at position 1/);
+  // Correct sizes work: a 2×3 softmax.
+  const x = new Float32Array([0, 0, 0, 1, 2, 3]);
+  const y = new Float32Array(6);
+  addon.softmax(x, y, 2, 3);
+  assert.ok(Math.abs(y[0] - 1 / 3) < 1e-7 && Math.abs(y[5] - Math.exp(3) / (Math.E + Math.exp(2) + Math.exp(3))) < 1e-6);
+});

@@ -1,0 +1,161 @@
+/**
+ * Streaming and parallel encoding: `encodeIterable` is lazy and holds only
+ * a bounded tail; the ids never depend on how the input is split into
+ * pieces, read chunks or worker units, nor on the number of workers.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ParallelEncoder, encodeByteChunks } from '../src/tokenizer/bpe-encode-parallel.ts';
+import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import { readInputs, resolveInputs } from '../src/stream/read.ts';
+import { Rng } from '../src/util/rng.ts';
+import { sharedFileOrSkip } from '../src/util/shared-data.ts';
+
+const EOT = '<|endoftext|>';
+const vocabPath = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_vocab.json');
+const mergesPath = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_merges.txt');
+const tinyPath = sharedFileOrSkip('corpora/tinystories.txt');
+const skip = vocabPath === null || mergesPath === null ? 'GPT-2 fixture files not found' : false;
+const tmp = mkdtempSync(join(tmpdir(), 'lmpipe-stream-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Text that exercises every kind of cut: specials (overlapping, with a space), whitespace runs, CJK without spaces, emoji. */
+function mixedText(rng: Rng, pieces: number): string {
+  const parts = ['Once upon a time', ' there', ' was', ' a', ' cat.', '\n', '\n\n', '   ', '\t', EOT, `${EOT}${EOT}`, '<|endof', 'text|>',
+    '日本語のテキストには空白がありません', '这是一个没有空格的很长的句子', '🙃🙃', ' 12345', "it's", ' naïve', '\u3000', '!!!', '\r\n',
+    '<sp', ' ace>', '<sp ace>'];
+  let s = '';
+  for (let i = 0; i < pieces; i++) s += parts[rng.intBelow(parts.length)];
+  return s;
+}
+
+/** Splits a string at random UTF-16 positions (surrogate pairs may be split). */
+function splitString(s: string, rng: Rng, maxLen: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < s.length;) {
+    const n = 1 + rng.intBelow(maxLen);
+    out.push(s.slice(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+/** Splits bytes at random positions (multi-byte characters may be split). */
+function splitBytes(b: Uint8Array, rng: Rng, maxLen: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < b.length;) {
+    const n = 1 + rng.intBelow(maxLen);
+    out.push(b.subarray(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+describe('streaming and parallel encoding', { skip }, () => {
+  const tok = skip ? (null as unknown as Tokenizer) : Tokenizer.fromFiles(vocabPath as string, mergesPath as string, [EOT, `${EOT}${EOT}`, '<sp ace>']);
+
+  it('ids do not depend on how the input is split into pieces (strings and bytes)', () => {
+    const rng = new Rng(3);
+    for (let k = 0; k < 60; k++) {
+      const text = mixedText(rng, 5 + rng.intBelow(300));
+      const expected = Array.from(tok.encodeToIds(text));
+      const minBatch = [1, 7, 64, 4096][k % 4];
+      assert.deepEqual([...tok.encodeIterable(splitString(text, rng, 1 + rng.intBelow(40)), minBatch)], expected, `strings, case ${k}`);
+      const bytes = new TextEncoder().encode(text);
+      assert.deepEqual([...tok.encodeIterable(splitBytes(bytes, rng, 1 + rng.intBelow(40)), minBatch)], expected, `bytes, case ${k}`);
+    }
+    // A special token split across pieces is still one token; so is a surrogate pair.
+    assert.deepEqual([...tok.encodeIterable(['a<|endof', 'text|>b'], 1)], tok.encode(`a${EOT}b`));
+    assert.deepEqual([...tok.encodeIterable(['x\ud83d', '\ude43y'], 1)], tok.encode('x🙃y'));
+    assert.deepEqual([...tok.encodeIterable(['x\ud83d'], 1)], tok.encode('x\ufffd'));
+  });
+
+  it('encodeIterable accepts a Readable', async () => {
+    const text = mixedText(new Rng(5), 2000);
+    const got: number[] = [];
+    for await (const id of tok.encodeIterable(Readable.from(splitBytes(Buffer.from(text), new Rng(6), 100)))) got.push(id);
+    assert.deepEqual(got, tok.encode(text));
+  });
+
+  it('is lazy: the first ids come out long before the input is exhausted', () => {
+    let pulled = 0;
+    const total = 2000;
+    function* lines(): Generator<string> {
+      for (let i = 0; i < total; i++) {
+        pulled++;
+        yield `Line ${i}: the quick brown fox jumps over the lazy dog.\n`;
+      }
+    }
+    const it = tok.encodeIterable(lines());
+    const first = it.next();
+    assert.equal(first.done, false);
+    assert.ok(pulled < total / 4, `first id after ${pulled} of ${total} lines`);
+    let n = 1;
+    while (!it.next().done) n++;
+    assert.equal(pulled, total);
+    assert.ok(n > total * 10);
+  });
+
+  it('bounded heap while streaming 24 MB (child process with --expose-gc)', () => {
+    const child = fileURLToPath(new URL('./tokenizer-heap-child.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', child, vocabPath as string, mergesPath as string, '24'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const { samples, tokens } = JSON.parse(r.stdout) as { samples: number[]; tokens: number };
+    assert.ok(tokens > 3_000_000, `tokens ${tokens}`);
+    assert.ok(samples.length >= 5);
+    // Loose bound: the input is 24 MB; the held tail is a few KB. Allow for GC noise.
+    const max = Math.max(...samples);
+    assert.ok(max < 8e6, `heap grew by ${(max / 1e6).toFixed(1)} MB while streaming: ${samples.map((x) => (x / 1e6).toFixed(1)).join(' ')}`);
+  });
+
+  it('worker pool: identical ids for 0, 1 and 2 workers and any read-chunk size, files encoded separately', async () => {
+    const rng = new Rng(9);
+    const a = join(tmp, 'a.txt');
+    const b = join(tmp, 'b.txt');
+    const textA = (tinyPath ? readFileSync(tinyPath, 'utf8').slice(0, 400_000) : '') + mixedText(rng, 20_000);
+    const textB = mixedText(rng, 5_000);
+    writeFileSync(a, textA);
+    writeFileSync(b, textB);
+    const expected = [...tok.encodeToIds(textA), ...tok.encodeToIds(textB)];
+    const files = await resolveInputs([a, b]);
+    for (const [workers, chunk] of [[0, 1 << 20], [0, 997], [1, 64 << 10], [2, 4096], [2, 1 << 20]]) {
+      const got: number[] = [];
+      let bytes = 0;
+      const units: Array<{ file: string; offset: number }> = [];
+      for await (const u of encodeByteChunks(readInputs(files, chunk), tok.encoderSpec(), { workers })) {
+        assert.ok(u.ids instanceof Uint16Array);
+        for (const id of u.ids) got.push(id);
+        bytes += u.bytes;
+        units.push({ file: u.file, offset: u.offset });
+      }
+      assert.equal(bytes, Buffer.byteLength(textA) + Buffer.byteLength(textB));
+      assert.equal(got.length, expected.length, `workers ${workers}, chunk ${chunk}`);
+      assert.deepEqual(got, expected, `workers ${workers}, chunk ${chunk}`);
+      if (chunk < 5000) assert.ok(units.length > 50, `small read chunks give many units (${units.length})`);
+    }
+    // encodeFiles reads the files itself (staging buffer, recycled unit and ids buffers): same ids.
+    for (const [workers, unitBytes] of [[0, 1000], [2, 4096], [2, 1 << 20]]) {
+      const pool = new ParallelEncoder(tok.encoderSpec(), { workers });
+      try {
+        for (const reuseIds of [false, true]) {
+          const got: number[] = [];
+          let offsetB = -1;
+          for await (const u of pool.encodeFiles(files, unitBytes, { reuseIds })) {
+            for (const id of u.ids) got.push(id);
+            if (u.file === b && offsetB < 0) offsetB = u.offset;
+          }
+          assert.equal(offsetB, 0, 'the second file starts its own units');
+          assert.deepEqual(got, expected, `encodeFiles: workers ${workers}, unit ${unitBytes}, reuseIds ${reuseIds}`);
+        }
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * CS336 MANIFEST §5 test_get_batch (statistics with a seeded RNG), token
+ * files read by positional reads (uint16 and uint32, sidecar dtype), and the
+ * in-order validation iterator.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from '../src/util/rng.ts';
+import { selectBackend } from '../src/backend/select.ts';
+import { FileTokenSource, MemoryTokenSource, tokenFileDtype } from '../src/train/token-source.ts';
+import { sampleBatch, sequentialBatches } from '../src/train/batch-sampler.ts';
+import { UserError } from '../src/pipeline/errors.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'lmpipe-train-batch-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Little-endian bytes of `ids` written independently of the reader (Buffer API). */
+function writeTokens(name: string, ids: number[], dtype: 'uint16' | 'uint32', sidecar: object | null): string {
+  const width = dtype === 'uint16' ? 2 : 4;
+  const buf = Buffer.alloc(ids.length * width);
+  ids.forEach((id, i) => (dtype === 'uint16' ? buf.writeUInt16LE(id, i * 2) : buf.writeUInt32LE(id, i * 4)));
+  const p = join(dir, name);
+  writeFileSync(p, buf);
+  if (sidecar) writeFileSync(`${p}.json`, JSON.stringify(sidecar));
+  return p;
+}
+
+/** A sidecar as pipelines/encode.ts writes it (token-file.ts format, version 1). */
+function sidecar(dtype: 'uint16' | 'uint32', tokens: number): object {
+  return { format: 'lmpipe-tokens', version: 1, dtype, itemBytes: dtype === 'uint16' ? 2 : 4, tokens, sourceBytes: 0, vocabSize: 200_000, tokenizerHash: 'x', specialTokens: {} };
+}
+
+test('test_get_batch: arange(100), B=32, ctx 7, 1000 draws: shapes, y = x+1, starts cover [0, 92] within μ ± 5σ', () => {
+  const data = new MemoryTokenSource(Array.from({ length: 100 }, (_, i) => i));
+  const rng = new Rng(1234);
+  const B = 32;
+  const T = 7;
+  const counts = new Map<number, number>();
+  for (let draw = 0; draw < 1000; draw++) {
+    const { x, y, batchSize, contextLength } = sampleBatch(data, rng, B, T);
+    assert.equal(batchSize, B);
+    assert.equal(contextLength, T);
+    assert.equal(x.length, B * T);
+    assert.equal(y.length, B * T);
+    for (let b = 0; b < B; b++) {
+      const start = x[b * T];
+      for (let t = 0; t < T; t++) {
+        assert.equal(x[b * T + t], start + t, 'a window is consecutive tokens');
+        assert.equal(y[b * T + t], x[b * T + t] + 1);
+      }
+      counts.set(start, (counts.get(start) ?? 0) + 1);
+    }
+  }
+  const starts = [...counts.keys()];
+  assert.equal(Math.min(...starts), 0);
+  assert.equal(Math.max(...starts), 92);
+  assert.equal(counts.size, 93);
+  const n = B * 1000;
+  const mu = n / 93;
+  const sigma = Math.sqrt(n * (1 / 93) * (1 - 1 / 93));
+  for (const [start, c] of counts) {
+    assert.ok(Math.abs(c - mu) < 5 * sigma, `start ${start} drawn ${c} times, expected ${mu.toFixed(1)} ± ${(5 * sigma).toFixed(1)}`);
+  }
+});
+
+test('sampling is reproducible from the seed and resumes from the RNG state', () => {
+  const data = new MemoryTokenSource(Array.from({ length: 1000 }, (_, i) => i));
+  const a = new Rng(7);
+  const b = new Rng(7);
+  const first = sampleBatch(data, a, 4, 16);
+  assert.deepEqual(sampleBatch(data, b, 4, 16).starts, first.starts);
+  const resumed = Rng.fromState(a.state());
+  assert.deepEqual(sampleBatch(data, resumed, 4, 16).starts, sampleBatch(data, a, 4, 16).starts);
+});
+
+test('an invalid backend argument throws (stands in for device="cuda:99"); bad shapes throw', async () => {
+  await assert.rejects(selectBackend('cuda:99' as never), UserError);
+  const data = new MemoryTokenSource([1, 2, 3, 4]);
+  assert.throws(() => sampleBatch(data, new Rng(1), 2, 4), /fewer than context_length \+ 1 = 5/);
+  assert.throws(() => sampleBatch(data, new Rng(1), 0, 2), /batch size/);
+});
+
+test('uint16 and uint32 token files: positional reads equal the written ids, dtype from the sidecar', () => {
+  const ids16 = Array.from({ length: 5000 }, (_, i) => (i * 7919) % 65536);
+  const p16 = writeTokens('a.bin', ids16, 'uint16', null);
+  const ids32 = Array.from({ length: 5000 }, (_, i) => (i * 2654435761) % 200_000);
+  const p32 = writeTokens('b.bin', ids32, 'uint32', sidecar('uint32', 5000));
+  assert.equal(tokenFileDtype(p16), 'uint16');
+  assert.equal(tokenFileDtype(p32), 'uint32');
+  for (const [p, ids] of [[p16, ids16], [p32, ids32]] as const) {
+    const file = new FileTokenSource(p);
+    const mem = MemoryTokenSource.fromFile(p);
+    assert.equal(file.length, ids.length);
+    assert.equal(mem.length, ids.length);
+    const rng = new Rng(99);
+    for (let k = 0; k < 50; k++) {
+      const batch = sampleBatch(file, rng, 3, 33);
+      for (let b = 0; b < 3; b++) {
+        const s = batch.starts[b];
+        assert.deepEqual([...batch.x.subarray(b * 33, b * 33 + 33)], ids.slice(s, s + 33));
+        assert.deepEqual([...batch.y.subarray(b * 33, b * 33 + 33)], ids.slice(s + 1, s + 34));
+      }
+      assert.deepEqual(sampleBatch(mem, Rng.fromState(rng.state()), 3, 33), sampleBatch(file, Rng.fromState(rng.state()), 3, 33));
+    }
+    file.close();
+    assert.throws(() => file.read(0, 1, new Int32Array(1), 0), /closed/);
+  }
+});
+
+test('bad token files: odd size for the dtype, bad sidecar, missing file', () => {
+  const odd = join(dir, 'odd.bin');
+  writeFileSync(odd, Buffer.alloc(7));
+  assert.throws(() => new FileTokenSource(odd), (e: unknown) => e instanceof UserError && /7 bytes is not a multiple of 2/.test(e.message));
+  const p = writeTokens('c.bin', [1, 2], 'uint16', { ...sidecar('uint16', 2), dtype: 'int8' });
+  assert.throws(() => tokenFileDtype(p), (e: unknown) => e instanceof UserError && /not an lmpipe token-file sidecar/.test(e.message));
+  const short = writeTokens('d.bin', [1, 2, 3], 'uint16', sidecar('uint16', 4));
+  assert.throws(() => new FileTokenSource(short), (e: unknown) => e instanceof UserError && /6 bytes but its sidecar says 4 uint16 ids/.test(e.message));
+  assert.throws(() => new FileTokenSource(join(dir, 'missing.bin')), (e: unknown) => e instanceof UserError && /ENOENT/.test(e.message));
+});
+
+test('sequentialBatches: consecutive non-overlapping windows of T+1 tokens, tail dropped, batch limit', () => {
+  const data = new MemoryTokenSource(Array.from({ length: 103 }, (_, i) => 1000 + i));
+  // T = 9: windows of 10 tokens start at 0, 10, …, 90 (10 windows); 3 tail tokens dropped.
+  const batches = [...sequentialBatches(data, 4, 9)];
+  assert.deepEqual(batches.map((b) => b.batchSize), [4, 4, 2]);
+  assert.deepEqual(batches.flatMap((b) => b.starts), [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+  for (const b of batches) {
+    for (let i = 0; i < b.batchSize; i++) {
+      assert.equal(b.x[i * 9], 1000 + b.starts[i]);
+      assert.equal(b.y[i * 9 + 8], 1000 + b.starts[i] + 9);
+    }
+  }
+  assert.equal([...sequentialBatches(data, 4, 9, 2)].length, 2);
+});
