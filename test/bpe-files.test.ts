@@ -10,13 +10,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tokenizers from 'tokenizers';
 import { trainBpe } from '../src/tokenizer/bpe-train.ts';
-import { readGpt2Files, readTokenizerDir, writeTokenizerDir, type TokenizerData } from '../src/tokenizer/tokenizer-files.ts';
+import {
+  readGpt2Files, readTokenizerDir, writeTokenizerDir, type TokenizerData, type TokenizerTables,
+} from '../src/tokenizer/tokenizer-files.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { sharedFileOrSkip } from '../src/util/shared-data.ts';
 
 const EOT = '<|endoftext|>';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** Token bytes by id and merges as byte pairs, read out of compact tables. */
+function expand(t: TokenizerTables): { vocab: Map<number, Uint8Array>; merges: Array<[Uint8Array, Uint8Array]> } {
+  const bytes = (id: number): Uint8Array => t.pool.subarray(t.offsets[id], t.offsets[id + 1]);
+  const vocab = new Map<number, Uint8Array>();
+  for (let id = 0; id + 1 < t.offsets.length; id++) vocab.set(id, bytes(id));
+  const merges: Array<[Uint8Array, Uint8Array]> = [];
+  for (let k = 0; k < t.merges.length; k += 3) {
+    assert.equal(hex(bytes(t.merges[k + 2])), hex(bytes(t.merges[k])) + hex(bytes(t.merges[k + 1])), `merge ${k / 3}`);
+    merges.push([bytes(t.merges[k]), bytes(t.merges[k + 1])]);
+  }
+  return { vocab, merges };
+}
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const d = mkdtempSync(join(tmpdir(), 'lmpipe-bpe-files-'));
@@ -55,8 +70,9 @@ test('vocab.json and merges.txt equal the CS336 reference files; reading them ba
   assert.equal(meta.vocabSize, 500);
   assert.match(meta.contentHash, /^sha256:[0-9a-f]{64}$/);
 
-  const back = readTokenizerDir(dir);
-  assert.deepEqual(back.specialTokens, [EOT]);
+  const dirRead = readTokenizerDir(dir);
+  assert.deepEqual(dirRead.specialTokens, [{ token: EOT, id: 0 }]);
+  const back = expand(dirRead.tables);
   assert.deepEqual([...back.vocab].map(([i, b]) => [i, hex(b)]).sort((x, y) => Number(x[0]) - Number(y[0])), [...data.vocab].map(([i, b]) => [i, hex(b)]));
   assert.deepEqual(back.merges.map(([a, b]) => hex(a) + ' ' + hex(b)), data.merges.map(([a, b]) => hex(a) + ' ' + hex(b)));
 });
@@ -76,7 +92,7 @@ test('duplicate byte strings in the vocab survive the round trip (aliases)', asy
   ];
   const meta = await writeTokenizerDir(dir, { vocab, merges, specialTokens: ['<s>'] });
   assert.deepEqual(meta.aliases, { 260: 258 });
-  const back = readTokenizerDir(dir);
+  const back = expand(readTokenizerDir(dir).tables);
   assert.equal(back.vocab.size, vocab.size);
   assert.equal(hex(back.vocab.get(260) as Uint8Array), '616263');
 });
@@ -132,7 +148,7 @@ test('GPT-2 vocab.json + merges.txt: read, and malformed merges are reported wit
   const vocabPath = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'gpt2_vocab.json');
   const mergesPath = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'gpt2_merges.txt');
   if (!vocabPath || !mergesPath) { t.skip('shared fixtures missing'); return; }
-  const { vocab, merges } = readGpt2Files(vocabPath, mergesPath);
+  const { vocab, merges } = expand(readGpt2Files(vocabPath, mergesPath));
   assert.equal(vocab.size, 50257);
   assert.equal(merges.length, 50000);
   assert.equal(Buffer.from(vocab.get(50256) as Uint8Array).toString(), EOT);
@@ -140,7 +156,7 @@ test('GPT-2 vocab.json + merges.txt: read, and malformed merges are reported wit
   const dir = tempDir(t);
   const bad = join(dir, 'merges.txt');
   writeFileSync(bad, '#version: 0.2\nĠ t\nĠ a b\nh e\n');
-  assert.throws(() => readGpt2Files(vocabPath, bad), (e) => e instanceof UserError && /merges\.txt:3: malformed merge "Ġ a b"/.test(e.message));
+  assert.throws(() => readGpt2Files(vocabPath, bad), (e) => e instanceof UserError && /merges\.txt:3: malformed merge line "Ġ a b"/.test(e.message));
   writeFileSync(bad, 'Ġ t\nĠ\u4e00\n');
   assert.throws(() => readGpt2Files(vocabPath, bad), (e) => e instanceof UserError && /merges\.txt:2:/.test(e.message));
 });

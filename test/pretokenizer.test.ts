@@ -85,6 +85,25 @@ test('every code point is classified like the regex (one per token)', () => {
   }
 });
 
+test('the pattern reads \\s as Python regex (CS336) and Rust do: Unicode White_Space, not JavaScript \\s', () => {
+  // Unicode White_Space (PropList.txt), the code points `\s` matches in Python's `regex` and in Rust.
+  const whiteSpace = [0x9, 0xa, 0xb, 0xc, 0xd, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004,
+    0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000];
+  const found: number[] = [];
+  for (let cp = 0; cp < 0x110000; cp++) {
+    if (cp >= 0xd800 && cp < 0xe000) continue;
+    // Between "x" and "y", two whitespace characters are two pretokens ("\s+(?!\S)" gives one back, then "\s+");
+    // two spaces give " " and " y". Any other character pair stays together or joins a neighbour.
+    const c = String.fromCodePoint(cp);
+    const parts = pretokenizeRegex(`x${c}${c}y`);
+    if (cp === 0x20 ? parts.join('|') === 'x| | y' : parts.length === 4 && parts[1] === c && parts[2] === c) found.push(cp);
+  }
+  assert.deepEqual(found, whiteSpace);
+  // Python: regex.findall(PAT, '\n\n\n\ufeff\n[ a\u0085b  c'), PAT as in CS336.
+  assert.deepEqual(pretokenizeRegex('\n\n\n\ufeff\n[ a\u0085b  c'), ['\n\n', '\n', '\ufeff', '\n', '[', ' a', '\u0085', 'b', ' ', ' c']);
+  assert.deepEqual(bothWays('\n\n\n\ufeff\n[ a\u0085b  c').scan, pretokenizeRegex('\n\n\n\ufeff\n[ a\u0085b  c'));
+});
+
 test('invalid UTF-8: split equals the regex over TextDecoder output, bytes are kept, subparts counted', () => {
   const r = rng(99);
   // No 0xbd byte, so the input never holds a real U+FFFD (ef bf bd).

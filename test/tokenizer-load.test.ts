@@ -10,7 +10,6 @@ import { after, describe, it } from 'node:test';
 import { UserError } from '../src/pipeline/errors.ts';
 import { bytesToUnicode, unicodeToBytes } from '../src/tokenizer/byte-unicode.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
-import { splitOnSpecialTokens } from '../src/tokenizer/special-split.ts';
 import { writeTokenizerDir } from '../src/tokenizer/tokenizer-files.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { sharedFileOrSkip } from '../src/util/shared-data.ts';
@@ -19,6 +18,26 @@ const tmp = mkdtempSync(join(tmpdir(), 'lmpipe-tok-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const latin1 = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
+
+/** Leftmost-longest split on special tokens, written naively. */
+function splitOnSpecials(text: string, specials: readonly string[]): Array<{ text: string; special: boolean }> {
+  const out: Array<{ text: string; special: boolean }> = [];
+  let piece = '';
+  for (let i = 0; i < text.length;) {
+    let best = '';
+    for (const s of specials) if (s.length > best.length && text.startsWith(s, i)) best = s;
+    if (best === '') {
+      piece += text[i++];
+      continue;
+    }
+    if (piece !== '') out.push({ text: piece, special: false });
+    out.push({ text: best, special: true });
+    piece = '';
+    i += best.length;
+  }
+  if (piece !== '') out.push({ text: piece, special: false });
+  return out;
+}
 
 /**
  * The CS336 reference algorithm, written naively and independently of the
@@ -40,8 +59,8 @@ function naiveEncode(
     if (!rank.has(k)) rank.set(k, r);
   });
   const out: number[] = [];
-  for (const piece of splitOnSpecialTokens(text, specials)) {
-    if (piece.special >= 0) {
+  for (const piece of splitOnSpecials(text, specials)) {
+    if (piece.special) {
       out.push(idOf.get(latin1(Buffer.from(piece.text))) as number);
       continue;
     }

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ParallelEncoder, encodeByteChunks } from '../src/tokenizer/bpe-encode-parallel.ts';
+import { trainBpe } from '../src/tokenizer/bpe-train.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { readInputs, resolveInputs } from '../src/stream/read.ts';
 import { Rng } from '../src/util/rng.ts';
@@ -156,6 +157,47 @@ describe('streaming and parallel encoding', { skip }, () => {
       } finally {
         await pool.close();
       }
+    }
+  });
+});
+
+describe('chunked encoding with special tokens inside longer ones (a small trained vocabulary)', () => {
+  // A complete "|" or "end" can sit inside a "<|endoftext|>" still cut off at a
+  // buffer end; a cut there would split that special token.
+  const specials = ['<|endoftext|>', '<|endoftext|><|endoftext|>', 'end', '|', '<s>', 'a<s>b'];
+  const text = [
+    "Once upon a time<|endoftext|>there was a cat 🙃🙃. It's here; we'll see, they've gone.<|endoftext|><|endoftext|>",
+    '中文字。日本語、テキスト<|endoftext|>한국어🙃x<|endof<|endoftext|>naïve café\u3000ok  \n\n  end|a<s>b a<s><s>',
+    "<|endoftext|>'ll's'S 12345 \t\r\n<|endoftext|>|<|endoftext|>weekend<|end|>",
+  ].join('').repeat(4);
+  const bytes = new TextEncoder().encode(text);
+
+  it('streamed and worker-pool ids equal whole-text ids for any piece and read-chunk size', async () => {
+    const trained = await trainBpe({ input: bytes, vocabSize: 256 + specials.length + 120, specialTokens: specials, workers: 0 });
+    const tok = Tokenizer.fromVocabMerges(trained.vocab, trained.merges, specials);
+    const expected = Array.from(tok.encodeToIds(text));
+    assert.ok(expected.length < bytes.length * 0.8, 'the merges shorten the text');
+    const rng = new Rng(21);
+    for (let maxLen = 1; maxLen <= 24; maxLen++) {
+      assert.deepEqual([...tok.encodeIterable(splitBytes(bytes, rng, maxLen), 1)], expected, `pieces of up to ${maxLen} bytes`);
+    }
+    const path = join(tmp, 'nested.txt');
+    writeFileSync(path, text);
+    const files = await resolveInputs([path]);
+    for (const chunk of [1, 2, 3, 5, 8, 13, 21, 34]) {
+      const got: number[] = [];
+      for await (const u of encodeByteChunks(readInputs(files, chunk), tok.encoderSpec(), { workers: 0 })) got.push(...u.ids);
+      assert.deepEqual(got, expected, `read chunks of ${chunk} bytes`);
+    }
+    const pool = new ParallelEncoder(tok.encoderSpec(), { workers: 0 });
+    try {
+      for (const unitBytes of [1, 7, 40]) {
+        const got: number[] = [];
+        for await (const u of pool.encodeFiles(files, unitBytes)) got.push(...u.ids);
+        assert.deepEqual(got, expected, `encodeFiles, units of ${unitBytes} bytes`);
+      }
+    } finally {
+      await pool.close();
     }
   });
 });

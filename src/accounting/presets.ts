@@ -4,7 +4,8 @@
  * and the handout's TinyStories model.
  */
 import { UserError } from '../pipeline/errors.ts';
-import { CS336_TINYSTORIES_CONFIG, nearest } from '../model/config.ts';
+import { CS336_TINYSTORIES_CONFIG } from '../model/config.ts';
+import { closest } from '../util/nearest.ts';
 import type { ModelConfigInput } from '../model/config.ts';
 
 /**
@@ -31,7 +32,7 @@ export const PRESET_NAMES: readonly string[] = Object.keys(MODEL_PRESETS);
 export function presetConfig(name: string): ModelConfigInput {
   const preset = Object.hasOwn(MODEL_PRESETS, name) ? MODEL_PRESETS[name] : undefined;
   if (!preset) {
-    throw new UserError(`unknown model preset '${name}' (did you mean '${nearest(name, PRESET_NAMES)}'?); presets: ${PRESET_NAMES.join(', ')}, or pass --config FILE`);
+    throw new UserError(`unknown model preset '${name}' (did you mean '${closest(name, PRESET_NAMES)}'?); presets: ${PRESET_NAMES.join(', ')}, or pass --config FILE`);
   }
   return { ...preset };
 }

@@ -4,6 +4,7 @@
  * `UserError`s that name the source and the fix.
  */
 import { UserError } from '../pipeline/errors.ts';
+import { closest } from '../util/nearest.ts';
 
 export type PositionKind = 'rope' | 'learned' | 'none';
 export type FfnKind = 'swiglu' | 'gelu' | 'silu';
@@ -77,33 +78,6 @@ export function defaultDff(dModel: number, ffn: FfnKind): number {
   return 4 * dModel;
 }
 
-/** Levenshtein edit distance (for "did you mean" hints). */
-export function editDistance(a: string, b: string): number {
-  const prev = new Array<number>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length];
-}
-
-/** The candidate closest to `word` by edit distance. */
-export function nearest(word: string, candidates: readonly string[]): string {
-  let best = candidates[0];
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) { best = c; bestD = d; }
-  }
-  return best;
-}
-
 function fail(source: string, msg: string): never {
   throw new UserError(`${source}: ${msg}`);
 }
@@ -125,7 +99,7 @@ function positiveNumber(source: string, key: string, v: unknown): number {
 function choice<K extends keyof typeof CHOICES>(source: string, key: K, v: unknown): (typeof CHOICES)[K][number] {
   const allowed: readonly string[] = CHOICES[key];
   if (typeof v !== 'string' || !allowed.includes(v)) {
-    const hint = typeof v === 'string' ? ` (did you mean "${nearest(v, allowed)}"?)` : '';
+    const hint = typeof v === 'string' ? ` (did you mean "${closest(v, allowed)}"?)` : '';
     fail(source, `"${key}" must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(v)}${hint}`);
   }
   return v as (typeof CHOICES)[K][number];
@@ -148,7 +122,7 @@ export function resolveModelConfig(raw: unknown, source = 'model config'): Model
   const known: readonly string[] = MODEL_CONFIG_KEYS;
   for (const key of Object.keys(obj)) {
     if (!known.includes(key)) {
-      fail(source, `unknown model config key "${key}" (did you mean "${nearest(key, known)}"?)`);
+      fail(source, `unknown model config key "${key}" (did you mean "${closest(key, known)}"?)`);
     }
   }
   for (const key of REQUIRED) {

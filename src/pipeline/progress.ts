@@ -35,6 +35,7 @@ export function formatQuantity(n: number, unit: ProgressUnit): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G${word}`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M${word}`;
   if (n >= 1e4) return `${(n / 1e3).toFixed(1)} k${word}`;
+  if (n > 0 && n < 10 && !Number.isInteger(n)) return `${n.toFixed(2)}${word}`;
   return `${Math.round(n)}${word}`;
 }
 

@@ -11,8 +11,9 @@ import type { ByteChunk, InputFile } from '../stream/read.ts';
 import { rechunk } from '../stream/rechunk.ts';
 import { OrderedPool } from '../stream/pool.ts';
 import { BpeEncoder, type EncoderSpec } from './bpe-encode.ts';
-import { encodeChunk, safeCutFinder, type TokenIds } from './bpe-encode-chunk.ts';
+import { encodeChunk, type TokenIds } from './bpe-encode-chunk.ts';
 import type { EncodeResult, EncodeTask } from './bpe-encode-worker.ts';
+import { safeCutFinder } from './chunking.ts';
 import { SpecialMatcher } from './special-split.ts';
 
 /** The ids of one work unit and where its bytes came from. */
@@ -93,7 +94,7 @@ export class ParallelEncoder {
       inline: (t) => ({ ids: encodeChunk(inlineEncoder as BpeEncoder, t.input, t.out), input: t.input }),
       transfer: (t) => (t.out ? [t.input.buffer, t.out] : [t.input.buffer]),
     });
-    this.findCut = safeCutFinder(new SpecialMatcher(spec.specials));
+    this.findCut = safeCutFinder(new SpecialMatcher(spec.specials.map((s) => s.text)));
   }
 
   /**

@@ -7,7 +7,7 @@
  */
 import type { BpeEncoder } from './bpe-encode.ts';
 import { IdBuffer } from './bpe-encode.ts';
-import { safeCutFinder } from './bpe-encode-chunk.ts';
+import { safeCutFinder } from './chunking.ts';
 
 const utf8 = new TextEncoder();
 

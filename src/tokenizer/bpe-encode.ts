@@ -67,6 +67,8 @@ export class IdBuffer {
 export class BpeEncoder {
   readonly spec: EncoderSpec;
   readonly specials: SpecialMatcher;
+  /** Id of each special token, by its index in `specials`. */
+  private readonly specialIds: Int32Array;
   private readonly byteToId: Int32Array;
   private readonly merger: BpeMerger;
   private readonly cache: PretokenCache;
@@ -79,7 +81,8 @@ export class BpeEncoder {
     this.byteToId = spec.byteToId;
     this.merger = new BpeMerger(new MergeTable(spec.merges), spec.byteToId);
     this.cache = new PretokenCache(cacheEntries);
-    this.specials = new SpecialMatcher(spec.specials);
+    this.specials = new SpecialMatcher(spec.specials.map((s) => s.text));
+    this.specialIds = Int32Array.from(spec.specials, (s) => s.id);
   }
 
   /** Times the pretoken cache was cleared for being full (for tuning and tests). */
@@ -96,7 +99,7 @@ export class BpeEncoder {
       const segEnd = at < 0 ? e : at;
       if (segEnd > p) this.encodeText(b, p, segEnd, out);
       if (at < 0) return;
-      out.push(specials.tokens[specials.matchToken].id);
+      out.push(this.specialIds[specials.matchToken]);
       p = specials.matchEnd;
     }
   }

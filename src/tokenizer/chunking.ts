@@ -19,80 +19,7 @@
  *   UTF-8 character, and not where a contraction ('ll) could still complete.
  */
 import { CLASS_SPACE, codePointClass, decodeUtf8At, nextPretokenEnd } from './pretokenizer.ts';
-
-/** Leftmost-then-longest matcher of special tokens in byte buffers. */
-export class SpecialTokenMatcher {
-  readonly tokens: readonly Buffer[];
-  /** Length of the match found by the last successful `next` call. */
-  matchLength = 0;
-  private cacheBuf: Uint8Array | null = null;
-  private readonly cachePos: Int32Array;
-  private readonly cacheFrom: Int32Array;
-
-  constructor(specials: readonly (string | Uint8Array)[]) {
-    this.tokens = specials
-      .map((s) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s)))
-      .filter((b) => b.length > 0);
-    this.cachePos = new Int32Array(this.tokens.length);
-    this.cacheFrom = new Int32Array(this.tokens.length).fill(-1);
-  }
-
-  /**
-   * Start of the next special-token match in buf[from, end), or -1; sets
-   * `matchLength`. Calls on one buffer should use non-decreasing `from`
-   * (each token's next occurrence is cached, so scanning stays linear).
-   */
-  next(buf: Buffer, from: number, end: number): number {
-    const toks = this.tokens;
-    if (toks.length === 0) return -1;
-    if (this.cacheBuf !== buf) { this.cacheBuf = buf; this.cacheFrom.fill(-1); }
-    let best = -1;
-    let bestLen = 0;
-    for (let k = 0; k < toks.length; k++) {
-      let pos = this.cachePos[k];
-      const cachedFrom = this.cacheFrom[k];
-      if (cachedFrom < 0 || from < cachedFrom || (pos >= 0 && pos < from)) {
-        pos = buf.indexOf(toks[k], from);
-        this.cachePos[k] = pos;
-        this.cacheFrom[k] = from;
-      }
-      if (pos < 0 || pos + toks[k].length > end) continue;
-      if (best < 0 || pos < best || (pos === best && toks[k].length > bestLen)) {
-        best = pos;
-        bestLen = toks[k].length;
-      }
-    }
-    this.matchLength = bestLen;
-    return best;
-  }
-}
-
-/**
- * True when some special-token occurrence starts before `pos` and reaches past
- * it (also when it is cut off by `length`: a partial match counts).
- */
-export function specialSpans(buf: Uint8Array, length: number, pos: number, specials: readonly Uint8Array[]): boolean {
-  for (const s of specials) {
-    for (let start = Math.max(0, pos - s.length + 1); start < pos; start++) {
-      let k = 0;
-      while (k < s.length && start + k < length && buf[start + k] === s[k]) k++;
-      if (k === s.length || start + k === length) return true;
-    }
-  }
-  return false;
-}
-
-/** True when some special token's bytes end exactly at `pos`. */
-export function specialEndsAt(buf: Uint8Array, pos: number, specials: readonly Uint8Array[]): boolean {
-  for (const s of specials) {
-    const start = pos - s.length;
-    if (start < 0) continue;
-    let k = 0;
-    while (k < s.length && buf[start + k] === s[k]) k++;
-    if (k === s.length) return true;
-  }
-  return false;
-}
+import { SpecialMatcher } from './special-split.ts';
 
 function isAsciiSpace(b: number): boolean {
   return b === 0x20 || (b >= 0x09 && b <= 0x0d);
@@ -104,15 +31,13 @@ function isAsciiSpace(b: number): boolean {
  * text (not within or right after a special token, so both sides are
  * non-empty text); -1 when none. Looks back at most `window` bytes.
  */
-export function findTextCut(
-  buf: Uint8Array, length: number, specials: readonly Uint8Array[], window = length,
-): number {
+export function findTextCut(buf: Uint8Array, length: number, specials: SpecialMatcher, window = length): number {
   const stop = Math.max(1, length - window);
   for (let c = length - 1; c >= stop; c--) {
     if (!isAsciiSpace(buf[c])) continue;
     const p = buf[c - 1];
     if (p >= 0x80 || isAsciiSpace(p)) continue;
-    if (specials.length > 0 && (specialSpans(buf, length, c, specials) || specialEndsAt(buf, c, specials))) continue;
+    if (specials.maxBytes > 0 && (specials.spans(buf, length, c) || specials.endsAt(buf, c))) continue;
     return c;
   }
   return -1;
@@ -122,15 +47,15 @@ export function findTextCut(
  * Start of the last special-token match in buf[0, length) that starts after 0
  * and is not overlapped by another occurrence; -1 when none.
  */
-export function findSpecialCut(buf: Uint8Array, length: number, specials: readonly Uint8Array[]): number {
+export function findSpecialCut(buf: Uint8Array, length: number, specials: SpecialMatcher): number {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   let best = -1;
-  for (const s of specials) {
+  for (const s of specials.tokenBytes) {
     let from = length - s.length;
     while (from > best) {
       const q = b.lastIndexOf(s, from);
       if (q <= best || q <= 0) break;
-      if (!specialSpans(buf, length, q, specials)) { best = q; break; }
+      if (!specials.spans(buf, length, q)) { best = q; break; }
       from = q - 1;
     }
   }
@@ -156,35 +81,34 @@ function isWhitespacePretoken(buf: Uint8Array, s: number, e: number): boolean {
 
 /**
  * Slow general rule: scans the whole buffer and returns the last pretoken
- * boundary in (0, length) after a non-whitespace pretoken; -1 when none.
- * Used only when text has no ASCII whitespace after a non-space byte.
+ * boundary in (0, length) after a non-whitespace pretoken, or the last
+ * special-token start; -1 when none. Used only when text has no ASCII
+ * whitespace after a non-space byte.
  */
-export function findScannedCut(buf: Uint8Array, length: number, specials: readonly Uint8Array[]): number {
-  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const matcher = new SpecialTokenMatcher(specials);
+export function findScannedCut(buf: Uint8Array, length: number, specials: SpecialMatcher): number {
   const counters = { invalid: 0 };
-  // Only a special token cut off by the end of the buffer can span a
-  // boundary inside a piece (complete ones are split out as pieces' ends).
-  const maxSpecial = specials.reduce((m, s) => Math.max(m, s.length), 0);
-  // A character cut off by the end of the buffer would look invalid and end
-  // the pretoken before it too early, and a contraction ('ll) needs two more
+  // The buffer holds only the start of the stream. A special token cut off
+  // at its end is scanned as text, so a boundary (or a complete shorter
+  // special) inside it is no cut: such a token starts within maxBytes of the
+  // end. A character cut off at the end would look invalid and end the
+  // pretoken before it too early, and a contraction ('ll) needs two more
   // bytes to be seen: only boundaries well before the end count.
-  const limit = completeLength(b, length) - 2;
+  const nearEnd = length - specials.maxBytes;
+  const limit = completeLength(buf, length) - 2;
   let best = -1;
   let pos = 0;
   while (pos < length) {
-    const sp = matcher.next(b, pos, length);
+    const sp = specials.find(buf, pos, length, length);
     const pieceEnd = sp < 0 ? length : sp;
     let i = pos;
     while (i < pieceEnd) {
-      const e = nextPretokenEnd(b, i, pieceEnd, counters);
-      if (e < limit && !isWhitespacePretoken(b, i, e)
-        && !(e > length - maxSpecial && specialSpans(b, length, e, specials))) best = e;
+      const e = nextPretokenEnd(buf, i, pieceEnd, counters);
+      if (e < limit && !isWhitespacePretoken(buf, i, e) && !(e > nearEnd && specials.spans(buf, length, e))) best = e;
       i = e;
     }
     if (sp < 0) break;
-    if (sp > 0) best = Math.max(best, sp);
-    pos = sp + matcher.matchLength;
+    if (sp > 0 && !(sp > nearEnd && specials.spans(buf, length, sp))) best = sp;
+    pos = specials.matchEnd;
   }
   return best;
 }
@@ -201,20 +125,25 @@ export interface ChunkCut {
  * The best (latest) safe cut of buf[0, length): plain-text rule near the end,
  * the last special token, or a full scan as the last resort.
  */
-export function findChunkCut(buf: Uint8Array, length: number, specials: readonly Uint8Array[]): ChunkCut {
+export function findChunkCut(buf: Uint8Array, length: number, specials: SpecialMatcher): ChunkCut {
   const text = findTextCut(buf, length, specials, 1 << 16);
   if (text > 0) return { at: text, inText: true };
-  const special = specials.length > 0 ? findSpecialCut(buf, length, specials) : -1;
+  const special = specials.maxBytes > 0 ? findSpecialCut(buf, length, specials) : -1;
   const textFar = findTextCut(buf, length, specials);
   if (special > textFar) return { at: special, inText: false };
   if (textFar > 0) return { at: textFar, inText: true };
   const scanned = findScannedCut(buf, length, specials);
-  if (scanned > 0) {
-    const atSpecial = specials.length > 0 && new SpecialTokenMatcher(specials).next(
-      Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), scanned, length) === scanned;
-    return { at: scanned, inText: !atSpecial };
-  }
+  if (scanned > 0) return { at: scanned, inText: specials.find(buf, scanned, scanned + 1, length) !== scanned };
   return { at: -1, inText: false };
+}
+
+/**
+ * `findChunkCut` as the cut finder of `rechunk` (src/stream/rechunk.ts) and
+ * the streaming encoder: the largest safe cut of a buffer that more bytes may
+ * follow, or 0 when there is none yet.
+ */
+export function safeCutFinder(specials: SpecialMatcher): (buf: Uint8Array, length?: number) => number {
+  return (buf, length = buf.length) => Math.max(0, findChunkCut(buf, length, specials).at);
 }
 
 /** A chunk cut at a safe position, in a buffer it owns (transferable). */
@@ -235,13 +164,11 @@ export class SafeRechunker {
   private buf: Buffer;
   private len = 0;
   private readonly chunkBytes: number;
-  private readonly specials: readonly Uint8Array[];
+  private readonly specials: SpecialMatcher;
 
-  constructor(chunkBytes: number, specials: readonly (string | Uint8Array)[]) {
+  constructor(chunkBytes: number, specials: readonly string[]) {
     this.chunkBytes = chunkBytes;
-    this.specials = specials
-      .map((s) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s))
-      .filter((s) => s.length > 0);
+    this.specials = new SpecialMatcher(specials);
     this.buf = Buffer.allocUnsafeSlow(chunkBytes + 8);
   }
 

@@ -11,11 +11,11 @@ import { createRequire } from 'node:module';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import type { SafeChunk } from './chunking.ts';
-import { SpecialTokenMatcher } from './chunking.ts';
 import {
   PretokenTable, addCountStats, countChunk, emptyCountStats, type CountStats, type PretokenCounts,
 } from './pretoken-count.ts';
 import type { CountTask, CountTaskResult } from './pretoken-count-worker.ts';
+import { SpecialMatcher } from './special-split.ts';
 
 /** Counting result over a whole stream. */
 export interface StreamCounts {
@@ -101,7 +101,7 @@ export async function countStream(
 ): Promise<StreamCounts> {
   const table = new PretokenTable(1 << 16);
   const stats = emptyCountStats();
-  const matcher = new SpecialTokenMatcher(specialTokens);
+  const matcher = new SpecialMatcher(specialTokens);
   let nChunks = 0;
   let onMain = 0;
   let splitPieces = 0;

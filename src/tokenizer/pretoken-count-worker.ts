@@ -6,8 +6,8 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { SpecialTokenMatcher } from './chunking.ts';
 import { PretokenTable, countChunk, emptyCountStats, type CountStats, type PretokenCounts } from './pretoken-count.ts';
+import { SpecialMatcher } from './special-split.ts';
 
 /** One chunk to count; `buffer` is transferred to the worker. */
 export interface CountTask {
@@ -25,20 +25,20 @@ export interface CountTaskResult {
 
 let table: PretokenTable | null = null;
 let matcherKey = '';
-let matcher: SpecialTokenMatcher | null = null;
+let matcher: SpecialMatcher | null = null;
 
 /** Counts one chunk. On a worker thread the result's arrays are transferred, not copied. */
 export default function countTask(task: CountTask): CountTaskResult {
   const key = JSON.stringify(task.specialTokens);
   if (!matcher || key !== matcherKey) {
-    matcher = new SpecialTokenMatcher(task.specialTokens);
+    matcher = new SpecialMatcher(task.specialTokens);
     matcherKey = key;
   }
   // A table kept between tasks avoids re-growing it for every chunk.
   if (!table || isMainThread) table = new PretokenTable(1 << 16);
   else table.clear();
   const stats = emptyCountStats();
-  countChunk(Buffer.from(task.buffer, 0, task.length), task.length, matcher, table, stats);
+  countChunk(new Uint8Array(task.buffer), task.length, matcher, table, stats);
   const counts = table.toCounts();
   const result: CountTaskResult = { counts, stats };
   if (isMainThread) return result;

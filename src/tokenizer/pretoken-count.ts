@@ -3,8 +3,8 @@
  * byte slices (no JS string per pretoken), and the routine that splits one
  * chunk on special tokens, pretokenizes each piece and counts.
  */
-import type { SpecialTokenMatcher } from './chunking.ts';
 import { scanPretokens, type ScanCounters } from './pretokenizer.ts';
+import type { SpecialMatcher } from './special-split.ts';
 
 /** Unique pretokens with counts in a compact, transferable form. */
 export interface PretokenCounts {
@@ -342,7 +342,7 @@ const ENDS_BATCH = 1 << 14;
  * (see chunking.ts); its end is treated as the end of the text.
  */
 export function countChunk(
-  buf: Buffer, length: number, matcher: SpecialTokenMatcher, table: PretokenTable, stats: CountStats,
+  buf: Uint8Array, length: number, matcher: SpecialMatcher, table: PretokenTable, stats: CountStats,
 ): void {
   // Scanning and hashing go through a plain Uint8Array view: element access
   // on Buffer (a Uint8Array subclass) makes these hot functions polymorphic.
@@ -357,7 +357,7 @@ export function countChunk(
   let specials = 0;
   let pos = 0;
   while (pos < length) {
-    const sp = matcher.next(buf, pos, length);
+    const sp = matcher.find(bytes, pos, length, length);
     const pieceEnd = sp < 0 ? length : sp;
     if (pieceEnd > pos) pieces++;
     let i = pos;
@@ -369,7 +369,7 @@ export function countChunk(
     }
     if (sp < 0) break;
     specials++;
-    pos = sp + matcher.matchLength;
+    pos = matcher.matchEnd;
   }
   stats.bytes += length;
   stats.pretokens += pretokens;

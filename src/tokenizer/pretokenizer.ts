@@ -7,7 +7,8 @@
  * It works on bytes so that counting never builds a JS string per pretoken.
  * Characters are classified as letter / number / whitespace / other with a
  * per-code-point table filled lazily from the very same `\p{L}`, `\p{N}` and
- * `\s` regex tests, so the scanner follows the engine's Unicode version.
+ * `\p{White_Space}` regex tests (the pattern's `\s`, see `gpt2-pattern.ts`),
+ * so the scanner follows the engine's Unicode version.
  *
  * Invalid UTF-8 is not fatal. Each maximal invalid subpart (the unit that the
  * WHATWG decoder, i.e. `TextDecoder`, turns into one U+FFFD) is classified as
@@ -30,7 +31,7 @@ CLASS_TABLE[INVALID_CODE_POINT] = CLASS_OTHER;
 
 const LETTER_RE = /^\p{L}$/u;
 const NUMBER_RE = /^\p{N}$/u;
-const SPACE_RE = /^\s$/u;
+const SPACE_RE = /^\p{White_Space}$/u;
 
 function classifySlow(cp: number): number {
   const s = String.fromCodePoint(cp);

@@ -13,10 +13,14 @@ export interface SpecialToken {
   id: number;
 }
 
-/** A byte-level trie of special tokens with the leftmost-longest search. */
+/**
+ * A byte-level trie of special tokens: the leftmost-longest search that
+ * splits text into pieces (encoding and training count with it), and the
+ * occurrence tests that decide where a byte stream may be cut (chunking.ts).
+ */
 export class SpecialMatcher {
-  /** Tokens in the order given. */
-  readonly tokens: readonly SpecialToken[];
+  /** Tokens in the order given (`matchToken` indexes this list). */
+  readonly tokens: readonly string[];
   /** UTF-8 bytes of each token. */
   readonly tokenBytes: readonly Uint8Array[];
   /** Longest token in bytes (0 when there are none). */
@@ -25,6 +29,8 @@ export class SpecialMatcher {
   private readonly children: Int32Array[] = [];
   /** Token index that ends at a node, or -1. */
   private readonly terminal: number[] = [];
+  /** 1 at a node with children (a longer token goes on from there). */
+  private readonly open: number[] = [];
   private readonly firstByte = new Uint8Array(256);
   /** The one first byte every token starts with, or -1 (then a table is used). */
   private readonly soleFirst: number;
@@ -32,16 +38,17 @@ export class SpecialMatcher {
   matchEnd = 0;
   matchToken = -1;
 
-  constructor(tokens: readonly SpecialToken[]) {
+  /** Throws on an empty token (it would match everywhere); a repeated token keeps its first index. */
+  constructor(tokens: readonly string[]) {
     this.tokens = tokens;
     const enc = new TextEncoder();
     this.children.push(new Int32Array(256));
     this.terminal.push(-1);
+    this.open.push(0);
     let maxBytes = 0;
     const firsts = new Set<number>();
-    this.tokenBytes = tokens.map((t) => enc.encode(t.text));
-    tokens.forEach((t, index) => {
-      const bytes = this.tokenBytes[index];
+    this.tokenBytes = tokens.map((t) => enc.encode(t));
+    this.tokenBytes.forEach((bytes, index) => {
       if (bytes.length === 0) throw new Error('a special token cannot be the empty string');
       maxBytes = Math.max(maxBytes, bytes.length);
       firsts.add(bytes[0]);
@@ -53,7 +60,9 @@ export class SpecialMatcher {
           child = this.children.length;
           this.children.push(new Int32Array(256));
           this.terminal.push(-1);
+          this.open.push(0);
           this.children[node][byte] = child;
+          this.open[node] = 1;
         }
         node = child;
       }
@@ -69,7 +78,7 @@ export class SpecialMatcher {
    * sets `matchEnd`, `matchToken`), or -1 when there is none.
    */
   find(b: Uint8Array, from: number, startLimit: number, end: number): number {
-    if (this.tokens.length === 0) return -1;
+    if (this.maxBytes === 0) return -1;
     let p = from;
     while (p < startLimit) {
       if (this.soleFirst >= 0) {
@@ -99,48 +108,34 @@ export class SpecialMatcher {
     }
     return -1;
   }
-}
 
-/** A piece of text: ordinary text, or one special token. */
-export interface TextPiece {
-  text: string;
-  /** Index in the special-token list when this piece is a special token, else -1. */
-  special: number;
-}
-
-/**
- * Splits `text` into ordinary text and special tokens, leftmost-longest.
- * Ordinary pieces are never empty. This is the string-level twin of
- * `SpecialMatcher.find`, for callers that work on strings (training,
- * inspection); the encoder itself works on bytes.
- */
-export function splitOnSpecialTokens(text: string, specials: readonly string[]): TextPiece[] {
-  const out: TextPiece[] = [];
-  if (specials.length === 0) {
-    if (text.length > 0) out.push({ text, special: -1 });
-    return out;
-  }
-  if (specials.some((s) => s.length === 0)) throw new Error('a special token cannot be the empty string');
-  // Next occurrence of each special at or after the scan position (cached).
-  const next = specials.map(() => -2);
-  let last = 0;
-  for (;;) {
-    let best = -1;
-    let bestStart = -1;
-    for (let k = 0; k < specials.length; k++) {
-      if (next[k] !== -1 && next[k] < last) next[k] = text.indexOf(specials[k], last);
-      const i = next[k];
-      if (i < 0) continue;
-      if (best < 0 || i < bestStart || (i === bestStart && specials[k].length > specials[best].length)) {
-        best = k;
-        bestStart = i;
+  /**
+   * True when an occurrence of some token in b[0, length) starts before `pos`
+   * and reaches past it, counting one cut off by `length` (the bytes there
+   * are the start of a token: more input could complete it).
+   */
+  spans(b: Uint8Array, length: number, pos: number): boolean {
+    for (let start = Math.max(0, pos - this.maxBytes + 1); start < pos; start++) {
+      let node = 0;
+      let q = start;
+      for (; q < length; q++) {
+        node = this.children[node][b[q]];
+        if (node === 0) break;
+        if (q >= pos && this.terminal[node] >= 0) return true;
       }
+      // Cut off by `length` with a longer token still possible.
+      if (q === length && node !== 0 && this.open[node] === 1) return true;
     }
-    if (best < 0) break;
-    if (bestStart > last) out.push({ text: text.slice(last, bestStart), special: -1 });
-    out.push({ text: specials[best], special: best });
-    last = bestStart + specials[best].length;
+    return false;
   }
-  if (last < text.length) out.push({ text: text.slice(last), special: -1 });
-  return out;
+
+  /** True when some token's bytes end exactly at `pos`. */
+  endsAt(b: Uint8Array, pos: number): boolean {
+    for (let start = Math.max(0, pos - this.maxBytes); start < pos; start++) {
+      let node = 0;
+      for (let q = start; q < pos && node >= 0; q++) node = this.children[node][b[q]] || -1;
+      if (node > 0 && this.terminal[node] >= 0) return true;
+    }
+    return false;
+  }
 }

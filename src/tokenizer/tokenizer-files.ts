@@ -1,5 +1,6 @@
 /**
- * Tokenizer files on disk, both directions.
+ * Tokenizer files on disk, both directions (reading into the compact tables
+ * the tokenizer is built from).
  *
  * A tokenizer directory holds:
  * - `vocab.json`   {token: id}, tokens spelled with the GPT-2 byte table
@@ -18,7 +19,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../pipeline/errors.ts';
 import { writeDirAtomic } from '../util/atomic.ts';
-import { bytesToUnicode, unicodeToBytes } from './byte-unicode.ts';
+import { UNICODE_TO_BYTE, bytesToUnicode } from './byte-unicode.ts';
 
 /** What a tokenizer is made of, in memory. */
 export interface TokenizerData {
@@ -28,13 +29,19 @@ export interface TokenizerData {
   specialTokens: string[];
 }
 
+/** A special token as lmpipe.json records it (id -1: not recorded). */
+export interface SpecialTokenEntry {
+  token: string;
+  id: number;
+}
+
 /** The contents of `lmpipe.json`. */
 export interface TokenizerMeta {
   format: 'lmpipe-bpe-tokenizer';
   version: 1;
   vocabSize: number;
   merges: number;
-  specialTokens: Array<{ token: string; id: number }>;
+  specialTokens: SpecialTokenEntry[];
   /**
    * Ids whose bytes equal an earlier id's (BPE can build one byte string by
    * two different merges); vocab.json, a map from string, keeps the first.
@@ -155,107 +162,189 @@ export async function writeTokenizerDir(dir: string, data: TokenizerData, traini
   return meta;
 }
 
-function readText(path: string, what: string): string {
+/**
+ * The tokenizer's tables in compact form: token bytes in one pool (no array
+ * per token, so loading GPT-2 stays light in memory), merges as id triples.
+ * The file readers and `Tokenizer.fromVocabMerges` all build these, so a
+ * tokenizer and its hash do not depend on how it was loaded.
+ */
+export interface TokenizerTables {
+  /** Bytes of all regular tokens; token i is pool[offsets[i], offsets[i + 1]). */
+  pool: Uint8Array;
+  /** vocabulary size + 1 offsets. */
+  offsets: Uint32Array;
+  /** Merges in rank order, three ids each: left, right, merged. */
+  merges: Int32Array;
+}
+
+/** What a tokenizer directory holds. */
+export interface TokenizerDir {
+  tables: TokenizerTables;
+  /** From lmpipe.json, in order; none without one. */
+  specialTokens: SpecialTokenEntry[];
+}
+
+function readBytes(path: string, what: string): Buffer {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message}`);
+    if (code === 'ENOENT') throw new UserError(`${what} ${path} not found (a tokenizer needs vocab.json and merges.txt; train one with pipelines/train-bpe.ts or point at a GPT-2 vocab/merges pair)`);
+    throw new UserError(`cannot read ${what} ${path}: ${code ?? (e as Error).message}`);
   }
-}
-
-/** Parses a GPT-2 style vocab.json ({string: id}) into id -> bytes. */
-export function parseVocabJson(text: string, path = VOCAB): Map<number, Uint8Array> {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${path} is not valid JSON (${(e as Error).message}); regenerate the tokenizer`);
-  }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    throw new UserError(`${path} must hold a JSON object {token: id}`);
-  }
-  const vocab = new Map<number, Uint8Array>();
-  for (const [token, id] of Object.entries(obj as Record<string, unknown>)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-      throw new UserError(`${path}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}, expected a whole number >= 0`);
-    }
-    if (vocab.has(id)) throw new UserError(`${path}: id ${id} is used by two tokens; every id must be unique`);
-    let bytes: Uint8Array;
-    try {
-      bytes = unicodeToBytes(token);
-    } catch (e) {
-      throw new UserError(`${path}: token ${JSON.stringify(token)}: ${(e as Error).message}`);
-    }
-    vocab.set(id, bytes);
-  }
-  return vocab;
 }
 
 /**
- * Parses merges.txt: one `A B` pair per line in GPT-2 byte-table spelling.
- * Empty lines and a leading `#version` line are skipped; any other line that
- * is not exactly two tokens separated by one space is an error naming it.
+ * Reads a GPT-2 style `vocab.json` (token string -> id, strings written with
+ * the GPT-2 byte table) and `merges.txt` (one `A B` pair per line), e.g. the
+ * CS336 GPT-2 fixtures. As in CS336, every line that splits into exactly two
+ * parts is a merge; blank lines and a leading `#version` line are skipped,
+ * and any other line is an error naming its line number. `aliases` are ids
+ * whose bytes equal an earlier id's (see TokenizerMeta).
  */
-export function parseMergesTxt(text: string, path = MERGES): Array<[Uint8Array, Uint8Array]> {
-  const merges: Array<[Uint8Array, Uint8Array]> = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].replace(/\r$/, '');
-    if (line.trim() === '') continue;
-    if (i === 0 && line.startsWith('#version')) continue;
-    const parts = line.split(' ');
-    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-      throw new UserError(`${path}:${i + 1}: malformed merge ${JSON.stringify(line)}: expected two tokens separated by one space`);
-    }
-    try {
-      merges.push([unicodeToBytes(parts[0]), unicodeToBytes(parts[1])]);
-    } catch (e) {
-      throw new UserError(`${path}:${i + 1}: ${(e as Error).message}`);
-    }
-  }
-  return merges;
+export function readGpt2Files(vocabPath: string, mergesPath: string, aliases: Readonly<Record<string, number>> = {}): TokenizerTables {
+  return gpt2Tables(readBytes(vocabPath, 'vocabulary file'), vocabPath, readBytes(mergesPath, 'merges file'), mergesPath, aliases);
 }
 
-/** Reads a GPT-2 style vocab.json + merges.txt pair (e.g. the CS336 GPT-2 fixtures). */
-export function readGpt2Files(vocabPath: string, mergesPath: string): { vocab: Map<number, Uint8Array>; merges: Array<[Uint8Array, Uint8Array]> } {
-  return {
-    vocab: parseVocabJson(readText(vocabPath, 'vocab file'), vocabPath),
-    merges: parseMergesTxt(readText(mergesPath, 'merges file'), mergesPath),
-  };
+function gpt2Tables(vocabFile: Buffer, vocabPath: string, mergesFile: Buffer, mergesPath: string, aliases: Readonly<Record<string, number>>): TokenizerTables {
+  const vocab = parseVocabJson(vocabFile.toString('utf8'), vocabPath, aliases);
+  const merges = parseMergesTxt(mergesFile.toString('utf8'), mergesPath, vocab.ids);
+  return { pool: vocab.pool, offsets: vocab.offsets, merges };
 }
 
 /**
- * Reads a tokenizer directory written by `writeTokenizerDir` (or any folder
- * with a GPT-2 style vocab.json + merges.txt; special tokens then come from
- * `specialTokens`). Checks the content hash when lmpipe.json is present.
+ * Reads a tokenizer directory: `vocab.json` + `merges.txt`, with the special
+ * tokens and id aliases of `lmpipe.json` when train-bpe wrote one (a GPT-2
+ * pair alone works too). The content hash in lmpipe.json is checked, so files
+ * edited after training are not silently used with stale metadata.
  */
-export function readTokenizerDir(dir: string, specialTokens: readonly string[] = []): TokenizerData & { meta: TokenizerMeta | null } {
+export function readTokenizerDir(dir: string): TokenizerDir {
+  if (!existsSync(dir)) throw new UserError(`tokenizer directory ${dir} does not exist (pass --tokenizer DIR holding vocab.json and merges.txt, e.g. one written by pipelines/train-bpe.ts)`);
   const vocabPath = join(dir, VOCAB);
   const mergesPath = join(dir, MERGES);
-  const vocabText = readText(vocabPath, 'vocab file');
-  const mergesText = readText(mergesPath, 'merges file');
-  const vocab = parseVocabJson(vocabText, vocabPath);
-  const merges = parseMergesTxt(mergesText, mergesPath);
-  const metaPath = join(dir, META);
-  let meta: TokenizerMeta | null = null;
-  let specials = [...specialTokens];
-  if (existsSync(metaPath)) {
-    try {
-      meta = JSON.parse(readText(metaPath, 'metadata file')) as TokenizerMeta;
-    } catch (e) {
-      if (e instanceof UserError) throw e;
-      throw new UserError(`${metaPath} is not valid JSON (${(e as Error).message}); delete it or regenerate the tokenizer`);
-    }
-    const hash = `sha256:${createHash('sha256').update(vocabText).update(mergesText).digest('hex')}`;
-    if (meta.contentHash !== hash) {
+  const meta = readMeta(join(dir, META));
+  const vocabFile = readBytes(vocabPath, 'vocabulary file');
+  const mergesFile = readBytes(mergesPath, 'merges file');
+  if (meta && typeof meta.contentHash === 'string') {
+    const hash = `sha256:${createHash('sha256').update(vocabFile).update(mergesFile).digest('hex')}`;
+    if (hash !== meta.contentHash) {
       throw new UserError(`${dir}: vocab.json/merges.txt do not match the content hash in lmpipe.json (edited after training?); retrain, or delete lmpipe.json to use the files as they are`);
     }
-    for (const [id, first] of Object.entries(meta.aliases ?? {})) {
-      const bytes = vocab.get(first);
-      if (bytes) vocab.set(Number(id), bytes);
-    }
-    specials = meta.specialTokens.map((s) => s.token);
   }
-  return { vocab, merges, specialTokens: specials, meta };
+  const tables = gpt2Tables(vocabFile, vocabPath, mergesFile, mergesPath, meta?.aliases ?? {});
+  return { tables, specialTokens: meta?.specialTokens ?? [] };
+}
+
+/** The parts of lmpipe.json that reading uses, checked; null when there is none. */
+function readMeta(path: string): { specialTokens: SpecialTokenEntry[]; aliases: Record<string, number>; contentHash: unknown } | null {
+  if (!existsSync(path)) return null;
+  let json: Record<string, unknown>;
+  try {
+    json = (JSON.parse(readFileSync(path, 'utf8')) ?? {}) as Record<string, unknown>;
+  } catch (e) {
+    throw new UserError(`${path} is not valid JSON (${(e as Error).message}); delete it or regenerate the tokenizer`);
+  }
+  const list = json.specialTokens ?? [];
+  if (!Array.isArray(list)) throw new UserError(`${path}: "specialTokens" must be an array`);
+  const specialTokens = list.map((s: unknown): SpecialTokenEntry => {
+    if (typeof s === 'string') return { token: s, id: -1 };
+    const o = s as { token?: unknown; id?: unknown };
+    if (o && typeof o.token === 'string') return { token: o.token, id: typeof o.id === 'number' ? o.id : -1 };
+    throw new UserError(`${path}: "specialTokens" entries must be strings or {"token", "id"} objects`);
+  });
+  const aliases = (json.aliases ?? {}) as Record<string, number>;
+  return { specialTokens, aliases, contentHash: json.contentHash };
+}
+
+/** A parsed vocab.json: token bytes by id, and id by token string (as written in the file). */
+interface Gpt2Vocab {
+  pool: Uint8Array;
+  offsets: Uint32Array;
+  ids: Map<string, number>;
+}
+
+/**
+ * Parses vocab.json straight into a byte pool (no per-token arrays). Every
+ * token string is decoded through the GPT-2 byte table.
+ */
+function parseVocabJson(text: string, path: string, aliases: Readonly<Record<string, number>>): Gpt2Vocab {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${path} is not valid JSON (${(e as Error).message}); expected an object mapping token strings to ids`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new UserError(`${path} must hold a JSON object mapping token strings to integer ids`);
+  }
+  const ids = new Map<string, number>();
+  let size = 0;
+  for (const [token, id] of Object.entries(json as Record<string, unknown>)) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw new UserError(`${path}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids must be non-negative integers`);
+    }
+    ids.set(token, id);
+    size = Math.max(size, id + 1);
+  }
+  // Aliases: ids whose bytes equal an earlier id's (vocab.json, keyed by string, holds only the first).
+  const aliasList = Object.entries(aliases).map(([id, first]) => [Number(id), first] as const);
+  for (const [id] of aliasList) size = Math.max(size, id + 1);
+  const lens = new Int32Array(size).fill(-1);
+  for (const [token, id] of ids) {
+    if (lens[id] >= 0) throw new UserError(`${path}: id ${id} is used by two tokens; each id must appear once`);
+    lens[id] = token.length;
+  }
+  for (const [id, first] of aliasList) {
+    if (!(Number.isInteger(id) && id >= 0 && first >= 0 && first < size && lens[first] >= 0 && lens[id] < 0)) {
+      throw new UserError(`${path}: alias ${id} -> ${first} in lmpipe.json does not fit vocab.json; regenerate the tokenizer`);
+    }
+    lens[id] = lens[first];
+  }
+  const offsets = new Uint32Array(size + 1);
+  for (let id = 0; id < size; id++) offsets[id + 1] = offsets[id] + Math.max(0, lens[id]);
+  const pool = new Uint8Array(offsets[size]);
+  for (const [token, id] of ids) {
+    let at = offsets[id];
+    for (let i = 0; i < token.length; i++) {
+      const c = token.charCodeAt(i);
+      const b = c < 512 ? UNICODE_TO_BYTE[c] : -1;
+      if (b < 0) {
+        throw new UserError(`${path}: token ${JSON.stringify(token)} has character U+${c.toString(16).padStart(4, '0')}, which is not in the GPT-2 byte table (is this a GPT-2 byte-level vocab.json?)`);
+      }
+      pool[at++] = b;
+    }
+  }
+  for (const [id, first] of aliasList) pool.copyWithin(offsets[id], offsets[first], offsets[first + 1]);
+  return { pool, offsets, ids };
+}
+
+/**
+ * Parses merges.txt into id triples. A merge line is `A B` (split on one
+ * space after trimming the line end); blank lines and a leading `#version`
+ * line are skipped, anything else is an error naming the line. The vocab
+ * lookups use the file's own strings: since the byte table maps each byte to
+ * one character, the merged token's string is A + B.
+ */
+function parseMergesTxt(text: string, path: string, ids: ReadonlyMap<string, number>): Int32Array {
+  const all = text.split('\n');
+  const triples = new Int32Array(all.length * 3);
+  let n = 0;
+  for (let i = 0; i < all.length; i++) {
+    const line = all[i].trimEnd();
+    if (line === '' || (i === 0 && line.startsWith('#version'))) continue;
+    const parts = line.split(' ');
+    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
+      throw new UserError(`${path}:${i + 1}: malformed merge line ${JSON.stringify(line.slice(0, 80))}: expected two tokens separated by one space`);
+    }
+    const [a, b] = parts;
+    for (const t of [a, b, a + b]) {
+      if (!ids.has(t)) {
+        throw new UserError(`${path}:${i + 1}: token ${JSON.stringify(t)} of merge ${JSON.stringify(line)} is not in vocab.json; the merges file does not belong to this vocabulary`);
+      }
+    }
+    triples[n++] = ids.get(a) as number;
+    triples[n++] = ids.get(b) as number;
+    triples[n++] = ids.get(a + b) as number;
+  }
+  return triples.slice(0, n);
 }

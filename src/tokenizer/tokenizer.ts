@@ -8,14 +8,13 @@
  * and as `Uint32Array` from `encodeToIds`, which skips the array copy.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UserError } from '../pipeline/errors.ts';
 import { BpeEncoder, type EncoderSpec } from './bpe-encode.ts';
 import { StreamEncoder } from './bpe-encode-stream.ts';
-import { UNICODE_TO_BYTE } from './byte-unicode.ts';
 import type { SpecialToken } from './special-split.ts';
+import { readGpt2Files, readTokenizerDir, type TokenizerTables } from './tokenizer-files.ts';
 
 const utf8 = new TextEncoder();
 /** Non-fatal decoder: malformed UTF-8 becomes U+FFFD per the WHATWG rules (= Python errors='replace'). */
@@ -24,20 +23,6 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 /** Latin-1 string of bytes: a cheap exact Map key for byte strings. */
 function bytesKey(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-}
-
-/**
- * The tokenizer's tables in compact form: token bytes in one pool, merges as
- * id triples. Both loaders produce this, so a tokenizer and its hash do not
- * depend on how it was loaded.
- */
-export interface TokenizerTables {
-  /** Bytes of all regular tokens; token i is pool[offsets[i], offsets[i + 1]). */
-  pool: Uint8Array;
-  /** vocabulary size + 1 offsets. */
-  offsets: Uint32Array;
-  /** Merges in rank order, three ids each: left, right, merged. */
-  merges: Int32Array;
 }
 
 export class Tokenizer {
@@ -162,13 +147,7 @@ export class Tokenizer {
    * line is an error naming its line number.
    */
   static fromFiles(vocabPath: string, mergesPath: string, specialTokens: readonly string[] = []): Tokenizer {
-    return Tokenizer.load(vocabPath, mergesPath, specialTokens, {});
-  }
-
-  private static load(vocabPath: string, mergesPath: string, specialTokens: readonly string[], aliases: Readonly<Record<string, number>>): Tokenizer {
-    const vocab = readGpt2Vocab(readText(vocabPath, 'vocabulary file'), vocabPath, aliases);
-    const merges = readGpt2Merges(readText(mergesPath, 'merges file'), mergesPath, vocab.ids);
-    return new Tokenizer({ pool: vocab.pool, offsets: vocab.offsets, merges }, specialTokens);
+    return new Tokenizer(readGpt2Files(vocabPath, mergesPath), specialTokens);
   }
 
   /**
@@ -178,12 +157,9 @@ export class Tokenizer {
    * alone works too). `extraSpecialTokens` are added after those.
    */
   static fromDir(dir: string, extraSpecialTokens: readonly string[] = []): Tokenizer {
-    if (!existsSync(dir)) throw new UserError(`tokenizer directory ${dir} does not exist (pass --tokenizer DIR holding vocab.json and merges.txt, e.g. one written by pipelines/train-bpe.ts)`);
-    const vocabPath = join(dir, 'vocab.json');
-    const mergesPath = join(dir, 'merges.txt');
-    const meta = readLmpipeMeta(dir, vocabPath, mergesPath);
-    const tok = Tokenizer.load(vocabPath, mergesPath, [...meta.specials.map((s) => s.token), ...extraSpecialTokens], meta.aliases);
-    for (const s of meta.specials) {
+    const { tables, specialTokens } = readTokenizerDir(dir);
+    const tok = new Tokenizer(tables, [...specialTokens.map((s) => s.token), ...extraSpecialTokens]);
+    for (const s of specialTokens) {
       if (s.id >= 0 && tok.specialId(s.token) !== s.id) {
         throw new UserError(`${join(dir, 'lmpipe.json')}: special token ${JSON.stringify(s.token)} has id ${s.id} there but ${tok.specialId(s.token)} in vocab.json; regenerate the tokenizer`);
       }
@@ -326,110 +302,6 @@ export class Tokenizer {
   }
 }
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`${what} ${path} not found (a tokenizer needs vocab.json and merges.txt; train one with pipelines/train-bpe.ts or point at a GPT-2 vocab/merges pair)`);
-    throw new UserError(`cannot read ${what} ${path}: ${code ?? (e as Error).message}`);
-  }
-}
-
-/** A GPT-2 vocab.json: token bytes by id, and id by token string (as written in the file). */
-interface Gpt2Vocab {
-  pool: Uint8Array;
-  offsets: Uint32Array;
-  ids: Map<string, number>;
-}
-
-/**
- * Reads GPT-2 vocab.json straight into a byte pool (no per-token arrays, so
- * loading stays light in memory). Every token string is decoded through the
- * GPT-2 byte table.
- */
-function readGpt2Vocab(text: string, path: string, aliases: Readonly<Record<string, number>>): Gpt2Vocab {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${path} is not valid JSON (${(e as Error).message}); expected an object mapping token strings to ids`);
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new UserError(`${path} must hold a JSON object mapping token strings to integer ids`);
-  }
-  const ids = new Map<string, number>();
-  let size = 0;
-  for (const [token, id] of Object.entries(json as Record<string, unknown>)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-      throw new UserError(`${path}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids must be non-negative integers`);
-    }
-    ids.set(token, id);
-    size = Math.max(size, id + 1);
-  }
-  // Aliases: ids whose bytes equal an earlier id's (vocab.json, keyed by string, holds only the first).
-  const aliasList = Object.entries(aliases).map(([id, first]) => [Number(id), first] as const);
-  for (const [id] of aliasList) size = Math.max(size, id + 1);
-  const lens = new Int32Array(size).fill(-1);
-  for (const [token, id] of ids) {
-    if (lens[id] >= 0) throw new UserError(`${path}: id ${id} is used by two tokens; each id must appear once`);
-    lens[id] = token.length;
-  }
-  for (const [id, first] of aliasList) {
-    if (!(Number.isInteger(id) && id >= 0 && first >= 0 && first < size && lens[first] >= 0 && lens[id] < 0)) {
-      throw new UserError(`${path}: alias ${id} -> ${first} in lmpipe.json does not fit vocab.json; regenerate the tokenizer`);
-    }
-    lens[id] = lens[first];
-  }
-  const offsets = new Uint32Array(size + 1);
-  for (let id = 0; id < size; id++) offsets[id + 1] = offsets[id] + Math.max(0, lens[id]);
-  const pool = new Uint8Array(offsets[size]);
-  for (const [token, id] of ids) {
-    let at = offsets[id];
-    for (let i = 0; i < token.length; i++) {
-      const c = token.charCodeAt(i);
-      const b = c < 512 ? UNICODE_TO_BYTE[c] : -1;
-      if (b < 0) {
-        throw new UserError(`${path}: token ${JSON.stringify(token)} has character U+${c.toString(16).padStart(4, '0')}, which is not in the GPT-2 byte table (is this a GPT-2 byte-level vocab.json?)`);
-      }
-      pool[at++] = b;
-    }
-  }
-  for (const [id, first] of aliasList) pool.copyWithin(offsets[id], offsets[first], offsets[first + 1]);
-  return { pool, offsets, ids };
-}
-
-/**
- * Reads GPT-2 merges.txt into id triples. As in CS336, a merge line is
- * `A B` (split on one space after trimming the line end); blank lines and a
- * leading `#version` line are skipped, anything else is an error naming the
- * line. The vocab lookups use the file's own strings: since the byte table
- * maps each byte to one character, the merged token's string is A + B.
- */
-function readGpt2Merges(text: string, path: string, ids: ReadonlyMap<string, number>): Int32Array {
-  const all = text.split('\n');
-  const triples = new Int32Array(all.length * 3);
-  let n = 0;
-  for (let i = 0; i < all.length; i++) {
-    const line = all[i].trimEnd();
-    if (line === '' || (i === 0 && line.startsWith('#version'))) continue;
-    const parts = line.split(' ');
-    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-      throw new UserError(`${path}:${i + 1}: malformed merge line ${JSON.stringify(line.slice(0, 80))}: expected two tokens separated by one space`);
-    }
-    const [a, b] = parts;
-    for (const t of [a, b, a + b]) {
-      if (!ids.has(t)) {
-        throw new UserError(`${path}:${i + 1}: token ${JSON.stringify(t)} of merge ${JSON.stringify(line)} is not in vocab.json; the merges file does not belong to this vocabulary`);
-      }
-    }
-    triples[n++] = ids.get(a) as number;
-    triples[n++] = ids.get(b) as number;
-    triples[n++] = ids.get(a + b) as number;
-  }
-  return triples.slice(0, n);
-}
-
 /** Id of the token with exactly these bytes, or -1. */
 function findToken(pool: Uint8Array, offsets: Uint32Array, bytes: Uint8Array): number {
   for (let id = 0; id + 1 < offsets.length; id++) {
@@ -440,42 +312,4 @@ function findToken(pool: Uint8Array, offsets: Uint32Array, bytes: Uint8Array): n
     if (k === bytes.length) return id;
   }
   return -1;
-}
-
-/** What `fromDir` uses from a train-bpe `lmpipe.json` (see TokenizerMeta in tokenizer-files.ts). */
-interface LmpipeMeta {
-  specials: Array<{ token: string; id: number }>;
-  aliases: Record<string, number>;
-}
-
-/**
- * Reads `lmpipe.json` when present (none: no specials, no aliases), and
- * checks its content hash against vocab.json + merges.txt as train-bpe
- * wrote them, so edited files are not silently used with stale metadata.
- */
-function readLmpipeMeta(dir: string, vocabPath: string, mergesPath: string): LmpipeMeta {
-  const path = join(dir, 'lmpipe.json');
-  if (!existsSync(path)) return { specials: [], aliases: {} };
-  let json: Record<string, unknown>;
-  try {
-    json = (JSON.parse(readFileSync(path, 'utf8')) ?? {}) as Record<string, unknown>;
-  } catch (e) {
-    throw new UserError(`${path} is not valid JSON (${(e as Error).message}); delete it or regenerate the tokenizer`);
-  }
-  const list = json.specialTokens ?? [];
-  if (!Array.isArray(list)) throw new UserError(`${path}: "specialTokens" must be an array`);
-  const specials = list.map((s: unknown) => {
-    if (typeof s === 'string') return { token: s, id: -1 };
-    const o = s as { token?: unknown; id?: unknown };
-    if (o && typeof o.token === 'string') return { token: o.token, id: typeof o.id === 'number' ? o.id : -1 };
-    throw new UserError(`${path}: "specialTokens" entries must be strings or {"token", "id"} objects`);
-  });
-  if (typeof json.contentHash === 'string' && existsSync(vocabPath) && existsSync(mergesPath)) {
-    const hash = `sha256:${createHash('sha256').update(readFileSync(vocabPath)).update(readFileSync(mergesPath)).digest('hex')}`;
-    if (hash !== json.contentHash) {
-      throw new UserError(`${dir}: vocab.json/merges.txt do not match the content hash in lmpipe.json (edited after training?); retrain, or delete lmpipe.json to use the files as they are`);
-    }
-  }
-  const aliases = (json.aliases ?? {}) as Record<string, number>;
-  return { specials, aliases };
 }

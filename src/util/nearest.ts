@@ -14,13 +14,27 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
+/**
+ * The candidate at the smallest edit distance from `word` (ignoring case; the
+ * first of equals), however far it is; undefined when there are none. For
+ * "did you mean" hints over a short fixed list, where any guess helps.
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  return closestWithDistance(word, candidates).best;
+}
+
 /** The candidate closest to `word`, if it is close enough to be a plausible typo. */
 export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  const { best, distance } = closestWithDistance(word, candidates);
+  return best !== undefined && distance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function closestWithDistance(word: string, candidates: readonly string[]): { best: string | undefined; distance: number } {
   let best: string | undefined;
-  let bestD = Infinity;
+  let distance = Infinity;
   for (const c of candidates) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) { bestD = d; best = c; }
+    if (d < distance) { distance = d; best = c; }
   }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  return { best, distance };
 }
