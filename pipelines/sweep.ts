@@ -1,0 +1,123 @@
+/**
+ * sweep: train a set of runs derived from one base config (a grid of
+ * learning rates, batch sizes or architecture switches, or a list of
+ * overrides), one trainer process per run, each in OUT/runs/NAME; detect
+ * and mark divergence; resume where a previous invocation stopped; write
+ * OUT/REPORT.md with a table and the combined learning curves.
+ *
+ *   npx tsx pipelines/sweep.ts --config sweeps/lr.json
+ */
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
+import { UserError } from '../src/pipeline/errors.ts';
+import { BACKEND_NAMES } from '../src/backend/select.ts';
+import { formatQuantity } from '../src/pipeline/progress.ts';
+import { ensureDir } from '../src/util/atomic.ts';
+import { readSweepFile } from '../src/sweep/sweep-file.ts';
+import { planSweep } from '../src/sweep/plan.ts';
+import { checkDrift, runSweep } from '../src/sweep/runner.ts';
+import { lockSweep } from '../src/sweep/lock.ts';
+import { readSweepState } from '../src/sweep/state.ts';
+import { bestRun } from '../src/sweep/report.ts';
+import { writeSweepReport } from '../src/sweep/write-report.ts';
+import { formatValue } from '../src/sweep/grid.ts';
+
+export const sweep = definePipeline({
+  name: 'sweep',
+  gracefulInterrupt: true,
+  description: 'train a grid or list of runs from one base config (learning rates, batch sizes, architecture switches), resumably, and report them',
+  stages: [
+    { name: 'plan', description: 'expand grid × list into runs; validate every run config with the trainer\'s validation' },
+    { name: 'train', description: 'pipelines/train.ts per run (child process, --parallel at once), in OUT/runs/NAME; finished runs skipped, unfinished resumed' },
+    { name: 'watch', description: 'poll metrics.jsonl; stop and mark a run diverged when its loss exceeds the threshold or goes non-finite' },
+    { name: 'evaluate', description: 'final weights on the whole val_data (pipelines/eval.ts) when final_eval is on' },
+    { name: 'report', description: 'OUT/REPORT.md table + curves.png/svg (loss vs steps and wall-clock) + loss vs the swept value' },
+  ],
+  options: {
+    config: { type: 'string', short: 'c', required: true, placeholder: 'FILE', description: 'sweep file (JSON: base, grid and/or runs, budget, out, ...)' },
+    out: { type: 'string', short: 'o', placeholder: 'DIR', description: 'sweep directory (default: the file\'s "out")' },
+    backend: { type: 'string', choices: BACKEND_NAMES, description: 'backend of every run (default: the base config\'s)' },
+    parallel: { type: 'int', min: 1, description: 'runs trained at once (default: the file\'s "parallel", else 1)' },
+    dryRun: { type: 'boolean', description: 'validate and list the runs, train nothing' },
+    reportOnly: { type: 'boolean', description: 'rewrite REPORT.md and the plots from the runs so far, train nothing' },
+  },
+  examples: [
+    'npx tsx pipelines/sweep.ts --config sweeps/lr.json',
+    'npx tsx pipelines/sweep.ts --config sweeps/lr.json --dry-run',
+    'npx tsx pipelines/sweep.ts --config sweeps/arch.json --backend native --parallel 2',
+  ],
+  validate(o) {
+    if (o.dryRun && o.reportOnly) throw new UserError('--dry-run and --report-only exclude each other; give one');
+  },
+  async run(o, ctx) {
+    const spec = readSweepFile(o.config);
+    const plan = planSweep(spec, o.config, { out: o.out, backend: o.backend, parallel: o.parallel });
+    const command = ['node pipelines/sweep.ts --config', o.config, ...(o.out ? ['--out', o.out] : []), ...(o.backend ? ['--backend', o.backend] : []), ...(o.parallel ? ['--parallel', String(o.parallel)] : [])].join(' ');
+    const runsList = plan.runs.map((r) => ({ name: r.name, steps: r.config.max_steps, tokens: r.config.max_steps * r.config.batch_size * r.config.model.context_length }));
+    if (o.dryRun) {
+      checkDrift(plan);
+      for (const r of plan.runs) {
+        const ov = Object.entries(r.overrides).map(([k, v]) => `${k}=${formatValue(v)}`).join(' ');
+        ctx.log(`${r.name}: ${ov || '(base)'}; ${r.config.max_steps} steps × ${r.config.batch_size}×${r.config.model.context_length} tokens${r.config.max_minutes !== null ? `, ≤ ${r.config.max_minutes} min` : ''} → ${r.dir}`);
+      }
+      return { sweep: spec.name, out: plan.out, dry_run: true, runs: runsList };
+    }
+
+    const release = lockSweep(plan.out);
+    try {
+      ensureDir(plan.out);
+      copyFileSync(o.config, join(plan.out, 'sweep.json'));
+      let records = readSweepState(plan.out).runs;
+      let interrupted = false;
+      const actions: Record<string, number> = {};
+      if (!o.reportOnly) {
+        ctx.log(`${plan.runs.length} runs → ${plan.out} (${plan.parallel} at a time)`);
+        const task = ctx.progress.task('runs', 'items', plan.runs.length);
+        let done = 0;
+        const result = await runSweep(plan, {
+          log: (m) => ctx.log(m),
+          signal: ctx.signal,
+          onProgress: (run, rec) => task.update(done, `${run.name} step ${rec.step}/${run.config.max_steps} loss ${rec.loss.toFixed(3)} ${formatQuantity(rec.tokens_per_s, 'tokens')}/s`),
+          onRunEnd: (run, outcome) => {
+            done++;
+            const r = outcome.record;
+            const val = r.final_eval_loss ?? r.val_loss;
+            task.update(done, run.name);
+            ctx.log(`${run.name}: ${outcome.action === 'skipped' ? `skipped (${r.status})` : r.status}${r.reason ? ` — ${r.reason}` : ''}; step ${r.step}/${r.max_steps}${val !== null ? `, val loss ${val.toFixed(4)}` : ''}`);
+          },
+        });
+        task.stop();
+        records = result.state.runs;
+        interrupted = result.interrupted;
+        for (const out of result.outcomes) actions[out.action] = (actions[out.action] ?? 0) + 1;
+      }
+      const { report, plots } = await writeSweepReport(plan, records, command);
+      const statuses: Record<string, number> = {};
+      for (const r of plan.runs) {
+        const s = records[r.name]?.status ?? 'pending';
+        statuses[s] = (statuses[s] ?? 0) + 1;
+      }
+      if (interrupted) throw new UserError(`interrupted; the running trainers checkpointed and ${report} shows the runs so far; rerun the same command to resume`);
+      const failed = plan.runs.filter((r) => records[r.name]?.status === 'failed');
+      if (failed.length > 0) {
+        throw new UserError(`${failed.length} of ${plan.runs.length} runs failed (${failed.map((r) => `${r.name}: ${records[r.name]?.reason}`).join('; ')}); logs in ${join(plan.out, 'logs')}; rerun the same command to retry them`);
+      }
+      const best = bestRun(plan, records);
+      return {
+        sweep: spec.name,
+        out: plan.out,
+        runs: plan.runs.length,
+        statuses,
+        actions,
+        best: best ? { run: best.name, val_loss: best.loss } : null,
+        report,
+        plots: plots.map((p) => join(plan.out, p.png)),
+      };
+    } finally {
+      release();
+    }
+  },
+});
+
+await runIfMain(sweep, import.meta.url);
