@@ -206,8 +206,10 @@ export async function runTraining(config: TrainConfig, resume: boolean, hooks: R
         tokens_per_s: tokensPerStep / Math.max(stepSeconds, 1e-9),
         elapsed_s: elapsed(),
       };
-      // Evaluation depends on the step only (not on pauses), so a resumed run logs what a straight one does.
-      if (val && (step % config.eval_interval === 0 || step === config.max_steps)) {
+      // Evaluation depends on the step only (not on pauses), so a resumed run logs what a straight one does;
+      // a run about to stop at its wall-clock budget also evaluates its last step, so it ends with a val_loss.
+      const budgetEnds = (performance.now() - sessionStart) / 1000 + stepSeconds > budgetS;
+      if (val && (step % config.eval_interval === 0 || step === config.max_steps || budgetEnds)) {
         const v = (await evaluate(model, val, config.batch_size, config.eval_batches)).loss;
         record.val_loss = v;
         state.last_val_loss = v;
