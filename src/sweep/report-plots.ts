@@ -79,11 +79,12 @@ export interface ValuePoint {
 }
 
 /**
- * The key to plot the validation loss against: the sweep's `plot_against`,
- * else the grid's only axis when all its values are numbers (lr,
- * batch_size, ...), else null.
+ * The key to plot the validation loss against: the sweep's `plot_against`
+ * (none when false), else the grid's only axis when all its values are
+ * numbers (lr, batch_size, ...), else null.
  */
 export function numericAxis(plan: SweepPlan): string | null {
+  if (plan.spec.plot_against === false) return null;
   if (plan.spec.plot_against !== null) return plan.spec.plot_against;
   const axes = plan.spec.grid;
   if (axes.length !== 1 || axes[0].values.length < 2) return null;

@@ -13,7 +13,7 @@
  *     "runs": [ { "name": "silu", "model.ffn": "silu", "model.d_ff": 512 } ],
  *     "divergence": { "margin": 1.0, "window": 5 },
  *     "parallel": 1, "final_eval": true,
- *     "plot_against": "lr"   (the numeric key of the loss-vs-value plot; default: the grid's only axis)
+ *     "plot_against": "lr"   (the numeric key of the loss-vs-value plot; default: the grid's only axis; false: none)
  *   }
  *
  * Paths inside training configs (train_data, ...) are relative to the
@@ -80,8 +80,8 @@ export interface SweepSpec {
   parallel: number;
   /** Evaluate each finished run's final weights on the whole val_data (pipelines/eval.ts). */
   final_eval: boolean;
-  /** Numeric override key to plot the validation loss against (default: the grid's only axis). */
-  plot_against: string | null;
+  /** Numeric override key to plot the validation loss against; null: the grid's only numeric axis; false: no such plot. */
+  plot_against: string | false | null;
 }
 
 export const SWEEP_KEYS = ['name', 'description', 'out', 'base', 'budget', 'grid', 'runs', 'divergence', 'parallel', 'final_eval', 'plot_against'] as const;
@@ -228,8 +228,8 @@ export function parseSweepSpec(value: unknown, source: string): SweepSpec {
   if (typeof finalEval !== 'boolean') throw new UserError(`${source}: "final_eval" must be true or false`);
 
   const plotAgainst = value.plot_against ?? null;
-  if (plotAgainst !== null) {
-    if (typeof plotAgainst !== 'string') throw new UserError(`${source}: "plot_against" must be an override key such as "batch_size"`);
+  if (plotAgainst !== null && plotAgainst !== false) {
+    if (typeof plotAgainst !== 'string') throw new UserError(`${source}: "plot_against" must be an override key such as "batch_size", or false for no loss-vs-value plot`);
     checkOverrideKey(plotAgainst, `${source}: plot_against`);
     const used = grid.some((a) => a.key === plotAgainst) || runs.some((r) => r.overrides[plotAgainst] !== undefined);
     if (!used) throw new UserError(`${source}: "plot_against" names "${plotAgainst}", which no grid axis or run overrides; name a swept key`);

@@ -17,7 +17,7 @@ export const REPORT_FILE = 'REPORT.md';
 
 async function writePlot(out: string, stem: string, title: string, spec: Record<string, unknown>): Promise<ReportPlot> {
   const svg = await vegaLiteToSvg(spec);
-  const png = await svgToPng(svg, { scale: 2 });
+  const png = await svgToPng(svg, { scale: 1.5 });
   writeFileAtomic(join(out, `${stem}.svg`), svg);
   writeFileAtomic(join(out, `${stem}.png`), png);
   return { title, png: `${stem}.png`, svg: `${stem}.svg` };
