@@ -174,6 +174,9 @@ export async function runTraining(config: TrainConfig, resume: boolean, hooks: R
     };
 
     while (state.step < config.max_steps) {
+      // Give the event loop one turn per step: on the CPU backends every await in a step resolves
+      // as a microtask, so without this Ctrl-C/SIGTERM handlers never run until training ends.
+      await new Promise<void>((resolve) => { setImmediate(resolve); });
       if (hooks.signal?.aborted) { stopped = 'interrupted'; break; }
       if (hooks.stopAtStep !== undefined && state.step >= hooks.stopAtStep) { stopped = 'stop_at_step'; break; }
       if ((performance.now() - sessionStart) / 1000 + stepSeconds > budgetS) { stopped = 'max_minutes'; break; }
