@@ -245,7 +245,13 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
     const warnings: string[] = [];
     const controller = new AbortController();
     let interrupts = 0;
+    let firstInterrupt = 0;
     const onSignal = (): void => {
+      // A terminal's Ctrl-C can arrive twice at once (to the process group, and relayed by a
+      // wrapper such as tsx): only a second Ctrl-C a moment later means "quit now".
+      const now = Date.now();
+      if (interrupts > 0 && now - firstInterrupt < 1000) return;
+      if (interrupts === 0) firstInterrupt = now;
       interrupts++;
       controller.abort();
       if (!spec.gracefulInterrupt || interrupts > 1) {
