@@ -13,7 +13,6 @@ import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { BACKEND_NAMES } from '../src/backend/select.ts';
 import { formatQuantity } from '../src/pipeline/progress.ts';
-import { ensureDir } from '../src/util/atomic.ts';
 import { readSweepFile } from '../src/sweep/sweep-file.ts';
 import { planSweep } from '../src/sweep/plan.ts';
 import { checkDrift, runSweep } from '../src/sweep/runner.ts';
@@ -66,7 +65,7 @@ export const sweep = definePipeline({
 
     const release = lockSweep(plan.out);
     try {
-      ensureDir(plan.out);
+      checkDrift(plan);
       copyFileSync(o.config, join(plan.out, 'sweep.json'));
       let records = readSweepState(plan.out).runs;
       let interrupted = false;
@@ -98,7 +97,7 @@ export const sweep = definePipeline({
         const s = records[r.name]?.status ?? 'pending';
         statuses[s] = (statuses[s] ?? 0) + 1;
       }
-      if (interrupted) throw new UserError(`interrupted; the running trainers checkpointed and ${report} shows the runs so far; rerun the same command to resume`);
+      if (interrupted) throw new UserError(`interrupted; the running trainers were stopped (a rerun resumes each from its last checkpoint) and ${report} shows the runs so far; rerun the same command to resume`);
       const failed = plan.runs.filter((r) => records[r.name]?.status === 'failed');
       if (failed.length > 0) {
         throw new UserError(`${failed.length} of ${plan.runs.length} runs failed (${failed.map((r) => `${r.name}: ${records[r.name]?.reason}`).join('; ')}); logs in ${join(plan.out, 'logs')}; rerun the same command to retry them`);

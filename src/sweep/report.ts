@@ -103,7 +103,7 @@ export function reportMarkdown(input: ReportInput): string {
   lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`);
   for (const run of plan.runs) lines.push(tableRow(run, records[run.name], showFinalEval));
   lines.push('');
-  lines.push('*final val loss*: the last validation loss the trainer logged (on `eval_batches` batches, at the last step or the last `eval_interval` multiple before a wall-clock stop); '
+  lines.push('*final val loss*: the last validation loss the trainer logged (on `eval_batches` batches, at the run\'s last step); '
     + (showFinalEval ? '*full val loss*: the final weights on the whole validation file (`pipelines/eval.ts`); ' : '')
     + '*tokens/s*: training tokens over training wall-clock, evaluation included; *peak RSS*: the trainer process\'s peak resident memory.', '');
   const best = bestRun(plan, records);

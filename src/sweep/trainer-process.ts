@@ -3,10 +3,9 @@
  * run gets its own TensorFlow.js state and a crash ends that run, not the
  * sweep. While it trains, its metrics.jsonl is polled; when the losses
  * show divergence the child gets SIGTERM, on which the trainer stops after
- * the current step with a checkpoint — if its event loop gets to the signal:
- * a training loop that only awaits already-resolved promises never does, so
- * SIGKILL follows after a grace period (the run then keeps its previous
- * checkpoint, which is all a resume needs). Its stderr is appended to a log
+ * the current step with a checkpoint. A child that has not exited after a
+ * grace period (a hung step) gets SIGKILL; the run then keeps its previous
+ * checkpoint, which is all a resume needs. Its stderr is appended to a log
  * file.
  */
 import { spawn } from 'node:child_process';
