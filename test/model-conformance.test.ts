@@ -16,24 +16,11 @@ import { transformerBlock } from '../src/model/block.ts';
 import type { ParamMap } from '../src/model/block.ts';
 import { resolveModelConfig } from '../src/model/config.ts';
 import { lmForward } from '../src/model/transformer.ts';
-import { allclose, fixture, literalCases, stateDict } from './model-fixtures.ts';
+import { allclose, expectClose, fixture, fixtureTensor as t, literalCases, stateDict, weightsOf } from './model-fixtures.ts';
 import type { FixtureTensor } from './model-fixtures.ts';
 
 await selectBackend('cpu');
 
-const t = (f: FixtureTensor): Tensor => tf.tensor(f.data, f.shape, f.dtype === 'uint8' ? 'bool' : f.dtype);
-
-async function expectClose(actual: Tensor, expected: FixtureTensor, atol: number, rtol = 1e-7): Promise<void> {
-  assert.deepEqual(actual.shape, expected.shape);
-  const err = allclose(await actual.data(), expected.data, atol, rtol);
-  assert.equal(err, null, err ?? '');
-}
-
-function weightsOf(sd: Map<string, FixtureTensor>, prefix = ''): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
-  for (const [k, v] of sd) out[prefix + k] = t(v);
-  return out;
-}
 
 const skipV2024 = fixture('v2024', 'in_features') === null ? 'shared CS336 fixtures not found' : false;
 

@@ -3,7 +3,10 @@
  * described by tensors/manifest.json) from the shared folder; null when the
  * shared folder is absent (tests skip, except in CI where it throws).
  */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs';
 import { sharedFileOrSkip, sharedPath } from '../src/util/shared-data.ts';
 
 export interface FixtureTensor {
@@ -90,4 +93,21 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** A fixture as a tfjs tensor (uint8 masks become bool). */
+export const fixtureTensor = (f: FixtureTensor): Tensor => tf.tensor(f.data, f.shape, f.dtype === 'uint8' ? 'bool' : f.dtype);
+
+/** Asserts shape equality and numpy-style allclose against a fixture. */
+export async function expectClose(actual: Tensor, expected: FixtureTensor, atol: number, rtol = 1e-7): Promise<void> {
+  assert.deepEqual(actual.shape, expected.shape);
+  const err = allclose(await actual.data(), expected.data, atol, rtol);
+  assert.equal(err, null, err ?? '');
+}
+
+/** A fixture state dict as named tensors, keys optionally prefixed. */
+export function weightsOf(sd: Map<string, FixtureTensor>, prefix = ''): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, v] of sd) out[prefix + k] = fixtureTensor(v);
+  return out;
 }

@@ -19,7 +19,7 @@ import { resolveModelConfig } from '../src/model/config.ts';
 import { lmForward } from '../src/model/transformer.ts';
 import { wgslDispatchCount } from '../src/webgpu/dispatch.ts';
 import { WEBGPU_OPS } from '../src/webgpu/fused-ops.ts';
-import { allclose, fixture, literalCases, stateDict } from './model-fixtures.ts';
+import { allclose, expectClose, fixture, fixtureTensor as t, literalCases, stateDict, weightsOf } from './model-fixtures.ts';
 import type { FixtureTensor } from './model-fixtures.ts';
 import { idsTensor, modelFrom, randomIds, tinyConfig } from './model-helpers.ts';
 import { lm64 } from './model-reference.ts';
@@ -27,19 +27,6 @@ import { gpuErrors, webgpuOrSkip } from './webgpu-helpers.ts';
 
 const skipGpu = await webgpuOrSkip();
 
-const t = (f: FixtureTensor): Tensor => tf.tensor(f.data, f.shape, f.dtype === 'uint8' ? 'bool' : f.dtype);
-
-async function expectClose(actual: Tensor, expected: FixtureTensor, atol: number, rtol = 1e-7): Promise<void> {
-  assert.deepEqual(actual.shape, expected.shape);
-  const err = allclose(await actual.data(), expected.data, atol, rtol);
-  assert.equal(err, null, err ?? '');
-}
-
-function weightsOf(sd: Map<string, FixtureTensor>, prefix = ''): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
-  for (const [k, v] of sd) out[prefix + k] = t(v);
-  return out;
-}
 
 /** Runs `f` and asserts that fused kernels whose label starts with `prefix` ran. */
 async function usesFused<T>(prefix: string, f: () => Promise<T>): Promise<T> {
