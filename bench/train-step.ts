@@ -8,8 +8,8 @@
  * all in one run. numpy's sgemm GFLOP/s is measured in the same run
  * (bench/sgemm.py) and each system's model FLOPs utilisation is reported
  * against it: (6·N + 12·L·d·T) FLOPs per token, N the matmul parameters.
- * "lmpipe native+adamw" is the same step with the one-pass native AdamW
- * update (src/native/fused.ts adamwUpdate) in place of src/train/adamw.ts.
+ * "lmpipe native" is exactly what `--backend native` trains with: the
+ * native kernels, the fused model ops and the one-pass AdamW update.
  *
  *   npx tsx bench/train-step.ts [--steps 3] [--configs S,tinystories] [--no-torch] [--no-cpu] [--threads N]
  *
@@ -18,15 +18,12 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
-import type { Tensor, Variable } from '@tensorflow/tfjs';
 import { resolveModelConfig } from '../src/model/config.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { DEFAULT_OPS, overrideOps } from '../src/model/ops.ts';
 import { TransformerLM } from '../src/model/model.ts';
 import { selectBackend } from '../src/backend/select.ts';
-import { NATIVE_BACKEND, registerNativeBackend } from '../src/native/backend.ts';
-import { adamwUpdate, installNativeOps } from '../src/native/fused.ts';
+import { registerNativeBackend } from '../src/native/backend.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import type { Batch } from '../src/train/batch-sampler.ts';
 import { trainStep } from '../src/train/train-step.ts';
@@ -67,60 +64,6 @@ function randomBatch(rng: Rng, c: ModelConfig): Batch {
   return { x, y, batchSize: BATCH, contextLength: c.context_length, starts: [] };
 }
 
-/** The optimizer surface trainStep uses. */
-interface Optimizer {
-  applyGradients(grads: Readonly<Record<string, Tensor | null | undefined>>, lr: number): void;
-  dispose(): void;
-}
-
-/**
- * AdamW with src/train/adamw.ts's arithmetic (β = (0.9, 0.999), ε = 1e-8,
- * decay after the step) but one native pass per parameter (`adamwUpdate`)
- * instead of ~10 tfjs ops: what wiring the fused update into the trainer gains.
- */
-class FusedAdamW implements Optimizer {
-  private readonly params: Readonly<Record<string, Variable>>;
-  private readonly weightDecay: number;
-  private readonly m = new Map<string, Variable>();
-  private readonly v = new Map<string, Variable>();
-  private t = 0;
-
-  constructor(params: Readonly<Record<string, Variable>>, weightDecay: number) {
-    this.params = params;
-    this.weightDecay = weightDecay;
-  }
-
-  applyGradients(grads: Readonly<Record<string, Tensor | null | undefined>>, lr: number): void {
-    this.t += 1;
-    const [beta1, beta2] = [0.9, 0.999];
-    const alpha = (lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
-    for (const [name, p] of Object.entries(this.params)) {
-      const g = grads[name];
-      if (!g) continue;
-      const m = this.moment(this.m, name, p);
-      const v = this.moment(this.v, name, p);
-      const r = adamwUpdate(p, g, m, v, { alpha, beta1, beta2, eps: 1e-8, decay: lr * this.weightDecay });
-      p.assign(r.param);
-      m.assign(r.m);
-      v.assign(r.v);
-      tf.dispose([r.param, r.m, r.v]);
-    }
-  }
-
-  dispose(): void {
-    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
-  }
-
-  private moment(store: Map<string, Variable>, name: string, p: Variable): Variable {
-    let x = store.get(name);
-    if (!x) {
-      x = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
-      store.set(name, x);
-    }
-    return x;
-  }
-}
-
 interface StepRun {
   system: string;
   step_s: number;
@@ -132,10 +75,10 @@ interface StepRun {
 }
 
 /** Times `steps` lmpipe training steps (after `warmup` untimed ones) on the active backend. */
-async function lmpipeSteps(system: string, c: ModelConfig, steps: number, warmup: number, fusedAdamW = false): Promise<StepRun> {
+async function lmpipeSteps(system: string, c: ModelConfig, steps: number, warmup: number): Promise<StepRun> {
   const rng = new Rng(7);
   const model = TransformerLM.initialize(c, rng);
-  const optimizer: Optimizer = fusedAdamW ? new FusedAdamW(model.params, 0.01) : new AdamW(model.params, { lr: 1e-3, weightDecay: 0.01 });
+  const optimizer = new AdamW(model.params, { lr: 1e-3, weightDecay: 0.01 });
   const times: number[] = [];
   let loss = NaN;
   let warmupS: number | null = null;
@@ -143,7 +86,7 @@ async function lmpipeSteps(system: string, c: ModelConfig, steps: number, warmup
     for (let i = 0; i < warmup + steps; i++) {
       const batch = randomBatch(rng, c);
       const t0 = performance.now();
-      loss = (await trainStep(model, optimizer as unknown as AdamW, batch, 1e-3, 1.0, null)).loss;
+      loss = (await trainStep(model, optimizer, batch, 1e-3, 1.0, null)).loss;
       const s = (performance.now() - t0) / 1000;
       if (i < warmup) warmupS = (warmupS ?? 0) + s;
       else times.push(s);
@@ -200,14 +143,8 @@ async function main(): Promise<void> {
     log(`\n== ${name}: vocab ${c.vocab_size}, context ${c.context_length}, d_model ${c.d_model}, layers ${c.num_layers}, heads ${c.num_heads}, d_ff ${c.d_ff}, batch ${BATCH} (${(fpt * tokens / 1e9).toFixed(1)} GFLOP/step)`);
     const runs: StepRun[] = [];
 
-    await tf.setBackend(NATIVE_BACKEND);
-    const restore = installNativeOps();
-    try {
-      runs.push(await lmpipeSteps('lmpipe native', c, steps, 1));
-      runs.push(await lmpipeSteps('lmpipe native+adamw', c, steps, 1, true));
-    } finally {
-      restore();
-    }
+    await selectBackend('native'); // registered above with `threads`; this installs the fused ops and AdamW
+    runs.push(await lmpipeSteps('lmpipe native', c, steps, 1));
 
     if (name === 'S' && !values['no-cpu']) {
       const restoreDefault = overrideOps(DEFAULT_OPS);
@@ -243,12 +180,10 @@ async function main(): Promise<void> {
     const withMfu = entry.runs.map((r) => ({ ...r, model_gflops: (fpt * r.tokens_per_s) / 1e9, mfu: (fpt * r.tokens_per_s) / 1e9 / peak }));
     for (const r of withMfu) log(`  ${r.system.padEnd(20)} ${r.tokens_per_s.toFixed(0).padStart(7)} tokens/s  ${r.model_gflops.toFixed(1).padStart(6)} GFLOP/s  MFU ${(100 * r.mfu).toFixed(1)}%`);
     const native = withMfu.find((r) => r.system === 'lmpipe native');
-    const nativeAdamw = withMfu.find((r) => r.system === 'lmpipe native+adamw');
     const torch = withMfu.find((r) => r.system.startsWith('pytorch'));
     const cpu = withMfu.find((r) => r.system === 'lmpipe tfjs-cpu');
     const ratios: Record<string, number> = {};
     if (native && torch) ratios.native_over_torch = native.tokens_per_s / torch.tokens_per_s;
-    if (nativeAdamw && torch) ratios.native_adamw_over_torch = nativeAdamw.tokens_per_s / torch.tokens_per_s;
     if (native && cpu) ratios.native_over_cpu = native.tokens_per_s / cpu.tokens_per_s;
     for (const [k, v] of Object.entries(ratios)) log(`  ${k}: ${v.toFixed(2)}x`);
     results[name] = { ...entry, runs: withMfu, ratios };

@@ -5,6 +5,8 @@
  * refuse arrays too small for the sizes they are given instead of reading
  * or writing out of bounds.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadNative, openBlasEnv } from '../src/native/addon.ts';
@@ -12,6 +14,7 @@ import { loadNative, openBlasEnv } from '../src/native/addon.ts';
 const envBefore = { core: process.env.OPENBLAS_CORETYPE, threads: process.env.OPENBLAS_NUM_THREADS };
 const { nativeSkip } = await import('./native-helpers.ts');
 const skip = nativeSkip();
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 test('openBlasEnv drops an inherited core type unless lmpipe names one', () => {
   assert.deepEqual(openBlasEnv({ OPENBLAS_CORETYPE: 'Haswell' }), { OPENBLAS_CORETYPE: undefined, OPENBLAS_NUM_THREADS: '1' });
@@ -44,4 +47,38 @@ test('native functions reject arrays smaller than the sizes passed', { skip }, (
   const y = new Float32Array(6);
   addon.softmax(x, y, 2, 3);
   assert.ok(Math.abs(y[0] - 1 / 3) < 1e-7 && Math.abs(y[5] - Math.exp(3) / (Math.E + Math.exp(2) + Math.exp(3))) < 1e-6);
+});
+
+/**
+ * Runs 20 adds of 8 MB tensors on the native backend in a child process
+ * and returns the minor page faults of the last 10 (after warm-up).
+ */
+function faultsPerAdd(env: NodeJS.ProcessEnv): { faults: number; memoryReuse: boolean } {
+  const script = `
+    import * as tf from '@tensorflow/tfjs';
+    import { registerNativeBackend } from './src/native/backend.ts';
+    const info = registerNativeBackend({ threads: 1 });
+    await tf.setBackend('native');
+    const a = tf.ones([2 << 20]), b = tf.ones([2 << 20]);
+    let before = 0;
+    for (let i = 0; i < 20; i++) {
+      if (i === 10) before = process.resourceUsage().minorPageFault;
+      tf.add(a, b).dispose();
+    }
+    console.log(JSON.stringify({ faults: (process.resourceUsage().minorPageFault - before) / 10, memoryReuse: info.memoryReuse }));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { faults: number; memoryReuse: boolean };
+}
+
+const glibc = Boolean((process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime);
+
+test('freed tensor memory is reused without page faults (glibc), and LMPIPE_MALLOC=default restores glibc policy', { skip: skip || (!glibc && 'not glibc') }, () => {
+  const reuse = faultsPerAdd({ ...process.env, LMPIPE_MALLOC: '' });
+  const plain = faultsPerAdd({ ...process.env, LMPIPE_MALLOC: 'default' });
+  assert.equal(reuse.memoryReuse, true);
+  assert.equal(plain.memoryReuse, false);
+  // An 8 MiB output is 2,048 pages: glibc's default maps and unmaps it each time.
+  assert.ok(plain.faults > 1000, `default policy: ${plain.faults} faults per add`);
+  assert.ok(reuse.faults < 100, `with reuse: ${reuse.faults} faults per add`);
 });

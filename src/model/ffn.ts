@@ -4,7 +4,6 @@
  * the ungated SiLU ablation, w2(SiLU(w1 x)).
  */
 import type { Tensor } from '@tensorflow/tfjs';
-import * as tf from '@tensorflow/tfjs';
 import type { FfnKind } from './config.ts';
 import { ops } from './ops.ts';
 
@@ -20,7 +19,7 @@ export function feedForward(x: Tensor, w: FfnWeights, kind: FfnKind): Tensor {
   const h = ops.linear(x, w.w1);
   if (kind === 'swiglu') {
     if (!w.w3) throw new Error('SwiGLU feed-forward needs the w3 weight');
-    return ops.linear(tf.mul(ops.silu(h), ops.linear(x, w.w3)), w.w2);
+    return ops.linear(ops.swiglu(h, ops.linear(x, w.w3)), w.w2);
   }
   return ops.linear(kind === 'gelu' ? ops.gelu(h) : ops.silu(h), w.w2);
 }

@@ -46,6 +46,8 @@ export interface ModelOps {
   silu(x: Tensor): Tensor;
   /** Exact GELU: x · Φ(x) = ½x(1 + erf(x/√2)). */
   gelu(x: Tensor): Tensor;
+  /** SwiGLU's gate, silu(a) ⊙ b, for same-shaped a and b. */
+  swiglu(a: Tensor, b: Tensor): Tensor;
   /**
    * Rotary embedding of x (..., T, d) with interleaved tables (T, d):
    * `cos` = [c0, c0, c1, c1, …], `sin` = [−s0, s0, −s1, s1, …], so that
@@ -142,6 +144,10 @@ function silu(x: Tensor): Tensor {
   return tf.mul(x, tf.sigmoid(x));
 }
 
+function swiglu(a: Tensor, b: Tensor): Tensor {
+  return tf.mul(ops.silu(a), b);
+}
+
 function gelu(x: Tensor): Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
@@ -190,7 +196,7 @@ function dropout(x: Tensor, spec: DropoutSpec): Tensor {
 
 /** The TensorFlow.js-core implementations (always available for fallbacks). */
 export const DEFAULT_OPS: Readonly<ModelOps> = Object.freeze({
-  linear, embedding, rmsNorm, softmax, crossEntropy, silu, gelu, rope, attention, dropout,
+  linear, embedding, rmsNorm, softmax, crossEntropy, silu, gelu, swiglu, rope, attention, dropout,
 });
 
 /** The live table the model calls through. */

@@ -22,6 +22,8 @@ export interface NativeInfo {
   gemm: string;
   openblasCore: string;
   openblasConfig: string;
+  /** Set by registerNativeBackend: glibc keeps freed memory mapped for reuse (LMPIPE_MALLOC=default turns it off). */
+  memoryReuse?: boolean;
 }
 
 type F32 = Float32Array;
@@ -35,6 +37,8 @@ type I32 = Int32Array;
 export interface NativeAddon {
   info(): NativeInfo;
   setThreads(n: number): number;
+  /** glibc: keep freed memory mapped for reuse (fixed 32 MiB mmap threshold, no trimming); false elsewhere. */
+  keepFreedMemory(): boolean;
   /** c[i] = op(a at aoff[i]) · op(b at boff[i]); (m×k)·(k×n) per batch entry. */
   matmul(a: F32, b: F32, c: F32, batch: number, aoff: Float64Array, boff: Float64Array, m: number, n: number, k: number, transposeA: boolean, transposeB: boolean): void;
   binary(op: number, a: F32, b: F32, out: F32, shape: number[], aStrides: number[], bStrides: number[]): void;

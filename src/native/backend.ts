@@ -38,6 +38,22 @@ export interface NativeBackendOptions {
   threads?: number;
 }
 
+/** Whether freed memory stays mapped for reuse (see `keepFreedMemory`); set when the backend registers. */
+let memoryReuse = false;
+
+/**
+ * Every tensor of a cpu-class backend is a fresh typed array, and glibc
+ * returns large freed blocks to the OS, so each training step would fault
+ * its whole activation footprint back in (about 15% of a step). The addon
+ * pins glibc's mmap threshold and disables trimming instead: RSS stays at
+ * its high-water mark, as with PyTorch's caching allocator.
+ * LMPIPE_MALLOC=default keeps glibc's own policy.
+ */
+function keepFreedMemory(addon: NativeAddon): boolean {
+  if (process.env.LMPIPE_MALLOC === 'default') return false;
+  return addon.keepFreedMemory();
+}
+
 /**
  * Registers the `native` backend (idempotent) and returns what the addon
  * reports. Priority 0: tfjs never picks it on its own; select it with
@@ -47,7 +63,7 @@ export interface NativeBackendOptions {
 export function registerNativeBackend(options: NativeBackendOptions = {}): NativeInfo {
   const addon = loadNative();
   if (options.threads !== undefined) addon.setThreads(options.threads);
-  if (registered) return addon.info();
+  if (registered) return { ...addon.info(), memoryReuse };
   const cpuFactory = tf.findBackendFactory('cpu');
   if (!cpuFactory) throw new Error('the tfjs cpu backend is not registered; import @tensorflow/tfjs first');
   tf.registerBackend(NATIVE_BACKEND, () => {
@@ -73,7 +89,8 @@ export function registerNativeBackend(options: NativeBackendOptions = {}): Nativ
   for (const [name, k] of Object.entries(fusedKernels(addon))) {
     register({ kernelName: name, backendName: NATIVE_BACKEND, kernelFunc: asKernelFunc(k) });
   }
-  registered = addon.info();
+  memoryReuse = keepFreedMemory(addon);
+  registered = { ...addon.info(), memoryReuse };
   return registered;
 }
 

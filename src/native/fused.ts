@@ -214,7 +214,7 @@ export function adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamW
 
 /** The fused replacements for the model's primitive table. */
 export const NATIVE_MODEL_OPS: Readonly<Partial<ModelOps>> = Object.freeze({
-  rmsNorm, rope, attention, crossEntropy, silu, gelu, softmax,
+  rmsNorm, rope, attention, crossEntropy, silu, gelu, swiglu, softmax,
 });
 
 /**
