@@ -54,7 +54,7 @@ export const encode = definePipeline({
     try {
       for await (const unit of pool.encodeFiles(files, unitBytesFor(total, o.workers), { reuseIds: true })) {
         if (ctx.signal.aborted) throw new Error('interrupted');
-        await writer.write(unit.ids, unit.bytes);
+        await writer.write(unit.ids, unit.bytes, true);
         bytes += unit.bytes;
         tokens += unit.ids.length;
         const s = (performance.now() - t0) / 1000;

@@ -83,6 +83,10 @@ describe('token files', () => {
     await assert.rejects(w.write([70000]), /token id 70000 at index 0 cannot be written/);
     await assert.rejects(w.write([50257]), /below the vocabulary size 50257/);
     await assert.rejects(w.write([-1]), /token id -1/);
+    // Typed arrays take the specialised check: the first id out of range is named.
+    await assert.rejects(w.write(Uint16Array.of(5, 50257, 7)), /token id 50257 at index 1 /);
+    await assert.rejects(w.write(Uint32Array.of(5, 6, 90000)), /token id 90000 at index 2 /);
+    await w.write(Uint16Array.of(50256, 0), 0, true);
     w.abort();
     assert.equal(existsSync(path), false);
     assert.deepEqual(readdirSync(join(tmp, 'bad')), [], 'the temporary file is removed');

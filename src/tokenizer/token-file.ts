@@ -68,13 +68,39 @@ export function sidecarPath(path: string): string {
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** The ids as little-endian bytes of `dtype`, checking that each is a valid id. */
-function toBytes(ids: ArrayLike<number>, dtype: TokenDtype, vocabSize: number): Uint8Array {
+/** Index of the first id in a typed array that is ≥ `limit`, or -1 (one monomorphic pass). */
+function firstAtLeast16(ids: Uint16Array, limit: number): number {
+  for (let i = 0; i < ids.length; i++) if (ids[i] >= limit) return i;
+  return -1;
+}
+
+function firstAtLeast32(ids: Uint32Array, limit: number): number {
+  for (let i = 0; i < ids.length; i++) if (ids[i] >= limit) return i;
+  return -1;
+}
+
+/** Index of the first element that is not an integer in [0, limit), or -1. */
+function firstInvalid(ids: ArrayLike<number>, limit: number): number {
   for (let i = 0; i < ids.length; i++) {
     const v = ids[i];
-    if (!(v >= 0 && v < vocabSize && Math.floor(v) === v)) {
-      throw new Error(`token id ${v} at index ${i} cannot be written: ids must be integers below the vocabulary size ${vocabSize} (dtype ${dtype})`);
-    }
+    if (!(v >= 0 && v < limit && Math.floor(v) === v)) return i;
+  }
+  return -1;
+}
+
+/**
+ * The ids as little-endian bytes of `dtype`, checking that each is a valid
+ * id (vocabSize Infinity: no check). Typed arrays hold integers ≥ 0 already, so
+ * only the upper bound is checked, in a loop specialised to the array type:
+ * the writer runs on the main thread beside the encode workers, and the
+ * generic check cost ~1 ms per MB of text there.
+ */
+function toBytes(ids: ArrayLike<number>, dtype: TokenDtype, vocabSize: number): Uint8Array {
+  const bad = vocabSize === Infinity ? -1 : ids instanceof Uint16Array ? (vocabSize >= 0x10000 ? -1 : firstAtLeast16(ids, vocabSize))
+    : ids instanceof Uint32Array ? firstAtLeast32(ids, vocabSize)
+      : firstInvalid(ids, vocabSize);
+  if (bad >= 0) {
+    throw new Error(`token id ${ids[bad]} at index ${bad} cannot be written: ids must be integers below the vocabulary size ${vocabSize} (dtype ${dtype})`);
   }
   let typed: Uint16Array | Uint32Array;
   if (dtype === 'uint16') {
@@ -130,12 +156,19 @@ export class TokenFileWriter {
     }
   }
 
-  /** Appends ids (and counts the source bytes they encode). Await it: stdout has backpressure. */
-  async write(ids: ArrayLike<number>, sourceBytes = 0): Promise<void> {
+  /**
+   * Appends ids (and counts the source bytes they encode). Await it: stdout
+   * has backpressure. Every id is checked against the vocabulary size unless
+   * `fromEncoder` says they come straight from an encoder of this same
+   * tokenizer (its ids index the vocabulary, so they are in range by
+   * construction); the encode pipeline does that to keep the main thread,
+   * which shares the cores with the workers, free.
+   */
+  async write(ids: ArrayLike<number>, sourceBytes = 0, fromEncoder = false): Promise<void> {
     if (this.done) throw new Error('TokenFileWriter: write after close');
     this.sourceBytes += sourceBytes;
     if (ids.length === 0) return;
-    const bytes = toBytes(ids, this.dtype, this.info.vocabSize);
+    const bytes = toBytes(ids, this.dtype, fromEncoder ? Infinity : this.info.vocabSize);
     this.tokens += ids.length;
     if (this.fd !== null) {
       let off = 0;
