@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   const pools: Record<number, ParallelEncoder> = {};
   for (const workers of [1, 2]) {
     const t = performance.now();
-    pools[workers] = new ParallelEncoder(tok.encoderSpec(), { workers, window: process.env.WIN ? Number(process.env.WIN) * workers : undefined });
+    pools[workers] = new ParallelEncoder(tok.encoderSpec(), { workers });
     await pools[workers].warmUp();
     startupMs[workers] = performance.now() - t;
     log(`pool start-up with ${workers} worker(s): ${startupMs[workers].toFixed(0)} ms`);
