@@ -10,93 +10,15 @@ Prints human-readable lines on stderr and one JSON object on stdout.
 """
 import argparse
 import json
-import math
+import os
 import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class RMSNorm(nn.Module):
-    def __init__(self, d: int, eps: float = 1e-5):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(d))
-        self.eps = eps
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-
-
-def rope_tables(d_head: int, context: int, theta: float):
-    inv = theta ** (-torch.arange(0, d_head, 2, dtype=torch.float64) / d_head)
-    ang = torch.arange(context, dtype=torch.float64)[:, None] * inv[None, :]
-    return torch.cos(ang).float(), torch.sin(ang).float()
-
-
-def apply_rope(x, cos, sin):
-    # Interleaved pairs (x[2i], x[2i+1]) rotated by the angle of position × frequency i.
-    x0 = x[..., 0::2]
-    x1 = x[..., 1::2]
-    out = torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1)
-    return out.flatten(-2)
-
-
-class Block(nn.Module):
-    def __init__(self, d: int, heads: int, d_ff: int):
-        super().__init__()
-        self.heads = heads
-        self.ln1 = RMSNorm(d)
-        self.ln2 = RMSNorm(d)
-        self.q = nn.Linear(d, d, bias=False)
-        self.k = nn.Linear(d, d, bias=False)
-        self.v = nn.Linear(d, d, bias=False)
-        self.o = nn.Linear(d, d, bias=False)
-        self.w1 = nn.Linear(d, d_ff, bias=False)
-        self.w2 = nn.Linear(d_ff, d, bias=False)
-        self.w3 = nn.Linear(d, d_ff, bias=False)
-
-    def attention(self, x, cos, sin, mask):
-        b, t, d = x.shape
-        h = self.heads
-
-        def split(y):
-            return y.view(b, t, h, d // h).transpose(1, 2)
-
-        q = apply_rope(split(self.q(x)), cos, sin)
-        k = apply_rope(split(self.k(x)), cos, sin)
-        v = split(self.v(x))
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(d // h)
-        scores = scores.masked_fill(mask, float('-inf'))
-        out = torch.softmax(scores, dim=-1) @ v
-        return self.o(out.transpose(1, 2).reshape(b, t, d))
-
-    def forward(self, x, cos, sin, mask):
-        x = x + self.attention(self.ln1(x), cos, sin, mask)
-        h = self.ln2(x)
-        return x + self.w2(F.silu(self.w1(h)) * self.w3(h))
-
-
-class LM(nn.Module):
-    def __init__(self, vocab: int, context: int, d: int, layers: int, heads: int, d_ff: int, theta: float = 10000.0):
-        super().__init__()
-        self.emb = nn.Embedding(vocab, d)
-        self.blocks = nn.ModuleList([Block(d, heads, d_ff) for _ in range(layers)])
-        self.ln_final = RMSNorm(d)
-        self.head = nn.Linear(d, vocab, bias=False)
-        cos, sin = rope_tables(d // heads, context, theta)
-        self.register_buffer('cos', cos, persistent=False)
-        self.register_buffer('sin', sin, persistent=False)
-
-    def forward(self, ids):
-        t = ids.shape[1]
-        x = self.emb(ids)
-        mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-        cos, sin = self.cos[:t], self.sin[:t]
-        for blk in self.blocks:
-            x = blk(x, cos, sin, mask)
-        return self.head(self.ln_final(x))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_lm import TransformerLM  # noqa: E402  (needs the path above)
 
 
 def main() -> None:
@@ -113,7 +35,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = LM(args.vocab, args.context, args.d_model, args.layers, args.heads, args.d_ff)
+    model = TransformerLM({
+        'vocab_size': args.vocab, 'context_length': args.context, 'd_model': args.d_model, 'num_layers': args.layers,
+        'num_heads': args.heads, 'd_ff': args.d_ff, 'norm_eps': 1e-5, 'rope_theta': 10000.0,
+    })
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
     gen = torch.Generator().manual_seed(1)
 

@@ -31,8 +31,10 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_lm import TransformerLM  # noqa: E402  (needs the path above)
 
 SAFETENSORS_DTYPES = {'F32': np.float32, 'F64': np.float64, 'F16': np.float16}
 
@@ -66,102 +68,6 @@ def read_tokens(path):
             if json.load(f).get('dtype') == 'uint32':
                 dtype = np.uint32
     return np.fromfile(path, dtype=np.dtype(dtype).newbyteorder('<')).astype(np.int64)
-
-
-class RMSNorm(nn.Module):
-    def __init__(self, d, eps):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(d))
-        self.eps = eps
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-
-
-def rope_tables(d_head, context, theta):
-    # Angles in float64 (as lmpipe), stored float32.
-    inv = theta ** (-torch.arange(0, d_head, 2, dtype=torch.float64) / d_head)
-    ang = torch.arange(context, dtype=torch.float64)[:, None] * inv[None, :]
-    return torch.cos(ang).float(), torch.sin(ang).float()
-
-
-def apply_rope(x, cos, sin):
-    # Interleaved pairs (x[2i], x[2i+1]) rotated by position × frequency i.
-    x0, x1 = x[..., 0::2], x[..., 1::2]
-    return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).flatten(-2)
-
-
-class Attention(nn.Module):
-    def __init__(self, d, heads):
-        super().__init__()
-        self.heads = heads
-        self.q_proj = nn.Linear(d, d, bias=False)
-        self.k_proj = nn.Linear(d, d, bias=False)
-        self.v_proj = nn.Linear(d, d, bias=False)
-        self.output_proj = nn.Linear(d, d, bias=False)
-
-    def forward(self, x, cos, sin, mask):
-        b, t, d = x.shape
-        h = self.heads
-
-        def split(y):
-            return y.view(b, t, h, d // h).transpose(1, 2)
-
-        q = apply_rope(split(self.q_proj(x)), cos, sin)
-        k = apply_rope(split(self.k_proj(x)), cos, sin)
-        v = split(self.v_proj(x))
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(d // h)
-        scores = scores.masked_fill(mask, float('-inf'))
-        out = torch.softmax(scores, dim=-1) @ v
-        return self.output_proj(out.transpose(1, 2).reshape(b, t, d))
-
-
-class SwiGLU(nn.Module):
-    def __init__(self, d, d_ff):
-        super().__init__()
-        self.w1 = nn.Linear(d, d_ff, bias=False)
-        self.w2 = nn.Linear(d_ff, d, bias=False)
-        self.w3 = nn.Linear(d, d_ff, bias=False)
-
-    def forward(self, x):
-        return self.w2(F.silu(self.w1(x)) * self.w3(x))
-
-
-class Block(nn.Module):
-    def __init__(self, d, heads, d_ff, eps):
-        super().__init__()
-        self.ln1 = RMSNorm(d, eps)
-        self.attn = Attention(d, heads)
-        self.ln2 = RMSNorm(d, eps)
-        self.ffn = SwiGLU(d, d_ff)
-
-    def forward(self, x, cos, sin, mask):
-        x = x + self.attn(self.ln1(x), cos, sin, mask)
-        return x + self.ffn(self.ln2(x))
-
-
-class TransformerLM(nn.Module):
-    """The CS336 2025 model with its state-dict names (those of lmpipe checkpoints)."""
-
-    def __init__(self, c):
-        super().__init__()
-        d = c['d_model']
-        self.token_embeddings = nn.Embedding(c['vocab_size'], d)
-        self.layers = nn.ModuleList([Block(d, c['num_heads'], c['d_ff'], c['norm_eps']) for _ in range(c['num_layers'])])
-        self.ln_final = RMSNorm(d, c['norm_eps'])
-        self.lm_head = nn.Linear(d, c['vocab_size'], bias=False)
-        cos, sin = rope_tables(d // c['num_heads'], c['context_length'], float(c['rope_theta']))
-        self.register_buffer('cos', cos, persistent=False)
-        self.register_buffer('sin', sin, persistent=False)
-
-    def forward(self, ids):
-        t = ids.shape[1]
-        x = self.token_embeddings(ids)
-        mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-        cos, sin = self.cos[:t], self.sin[:t]
-        for blk in self.layers:
-            x = blk(x, cos, sin, mask)
-        return self.lm_head(self.ln_final(x))
 
 
 def check_architecture(c):

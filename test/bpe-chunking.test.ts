@@ -15,17 +15,7 @@ import { trainBpe } from '../src/tokenizer/bpe-train.ts';
 import { PretokenTable, countChunk, emptyCountStats } from '../src/tokenizer/pretoken-count.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
 import { sharedFileOrSkip } from '../src/util/shared-data.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './tokenizer-helpers.ts';
 
 /** Oracle: leftmost-longest split on specials, then the regex on each piece. */
 function oracle(text: string, specials: readonly string[]): string[] {

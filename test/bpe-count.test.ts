@@ -6,17 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PretokenTable, type PretokenCounts } from '../src/tokenizer/pretoken-count.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './tokenizer-helpers.ts';
 
 function asMap(c: PretokenCounts): Map<string, number> {
   const m = new Map<string, number>();

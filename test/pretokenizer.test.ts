@@ -9,18 +9,7 @@ import { readFileSync } from 'node:fs';
 import { pretokenizeBytes, scanPretokens, type ScanCounters } from '../src/tokenizer/pretokenizer.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
 import { sharedFileOrSkip } from '../src/util/shared-data.ts';
-
-/** Small seeded PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './tokenizer-helpers.ts';
 
 const PIECES = [
   'a', 'Z', 'hello', 'World', 'é', 'ß', 'Ω', 'жизнь', '中文', 'العربية', 'हिन्दी', 'ｶﾀｶﾅ', 'ǅ',

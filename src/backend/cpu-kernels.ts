@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { broadcastShapes, collapseBroadcast, matMulDims, normAxis, sizeOf, stridesOf } from './broadcast.ts';
 
 type NumArray = Float32Array | Int32Array;
 
@@ -41,23 +42,6 @@ interface KernelArgs {
 function valuesOf(backend: CpuBackend, t: TensorInfo): NumArray | null {
   const v = backend.data.get(t.dataId).values;
   return v instanceof Float32Array || v instanceof Int32Array ? v : null;
-}
-
-function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
-  return s;
-}
-
-function normAxis(axis: number, rank: number): number {
-  return axis < 0 ? axis + rank : axis;
 }
 
 /**
@@ -158,51 +142,13 @@ function applyRow(op: number, out: Float32Array, o: number, a: Float32Array, ao:
   }
 }
 
-/** Broadcast shape of a and b (numpy rules), or null when incompatible. */
-export function broadcastShape(a: readonly number[], b: readonly number[]): number[] | null {
-  const r = Math.max(a.length, b.length);
-  const out = new Array<number>(r);
-  for (let i = 0; i < r; i++) {
-    const da = a[a.length - r + i] ?? 1;
-    const db = b[b.length - r + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) return null;
-    out[i] = da === 1 ? db : da;
-  }
-  return out;
-}
-
 /** Element-wise a ∘ b with numpy broadcasting, float32. */
 export function broadcastBinary(op: number, aShape: readonly number[], a: Float32Array, bShape: readonly number[], b: Float32Array, outShape: readonly number[]): Float32Array {
-  const r = outShape.length;
   const total = sizeOf(outShape);
   const out = new Float32Array(total);
   if (total === 0) return out;
-  const stridesFor = (shape: readonly number[]): number[] => {
-    const s = stridesOf(shape);
-    return outShape.map((d, i) => {
-      const k = i - (r - shape.length);
-      return k < 0 || shape[k] === 1 ? 0 : s[k];
-    });
-  };
-  const sa = stridesFor(aShape);
-  const sb = stridesFor(bShape);
-  // Merge adjacent dimensions with the same broadcast pattern.
-  const dims: number[] = [];
-  const da: number[] = [];
-  const db: number[] = [];
-  for (let i = 0; i < r; i++) {
-    if (outShape[i] === 1) continue;
-    const k = dims.length - 1;
-    if (k >= 0 && da[k] === sa[i] * outShape[i] && db[k] === sb[i] * outShape[i]) {
-      dims[k] *= outShape[i];
-      da[k] = sa[i];
-      db[k] = sb[i];
-    } else {
-      dims.push(outShape[i]);
-      da.push(sa[i]);
-      db.push(sb[i]);
-    }
-  }
+  // Adjacent dimensions with the same broadcast pattern are merged.
+  const { dims, aStrides: da, bStrides: db } = collapseBroadcast(outShape, aShape, bShape);
   if (dims.length === 0) { applyRow(op, out, 0, a, 0, 0, b, 0, 0, 1); return out; }
   const n = dims.length;
   const inner = dims[n - 1];
@@ -231,7 +177,7 @@ function binaryKernel(op: number, stock: KernelFunc): KernelFunc {
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return stock(args);
     const av = valuesOf(backend, a);
     const bv = valuesOf(backend, b);
-    const outShape = broadcastShape(a.shape, b.shape);
+    const outShape = broadcastShapes(a.shape, b.shape);
     if (!(av instanceof Float32Array) || !(bv instanceof Float32Array) || !outShape) return stock(args);
     return backend.makeTensorInfo(outShape, 'float32', broadcastBinary(op, a.shape, av, b.shape, bv, outShape));
   };
@@ -438,13 +384,8 @@ function batchMatMulKernel(stock: KernelFunc): KernelFunc {
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || !(av instanceof Float32Array) || !(bv instanceof Float32Array)) return stock(args);
     const transposeA = attrs?.transposeA === true;
     const transposeB = attrs?.transposeB === true;
-    const ra = a.shape.length;
-    const rb = b.shape.length;
-    const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
-    const Ka = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
-    const Kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
-    const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
-    const batchShape = broadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const { m: M, ka: Ka, kb: Kb, n: N } = matMulDims(a.shape, b.shape, transposeA, transposeB);
+    const batchShape = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
     const batchA = sizeOf(a.shape.slice(0, -2));
     const batchB = sizeOf(b.shape.slice(0, -2));
     const batch = Math.max(batchA, batchB);

@@ -6,6 +6,9 @@
  */
 import type { DataType, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 
+// Shape arithmetic lives with the broadcasting helpers; re-exported for the native kernels.
+export { normAxis, sizeOf, stridesOf } from '../backend/broadcast.ts';
+
 /** The backend object kernels receive. */
 export interface CpuBackendLike {
   data: { get(dataId: object): { values?: unknown } | undefined };
@@ -31,24 +34,6 @@ export function asKernelFunc(k: NativeKernel): KernelFunc {
 /** Calls a stock tfjs kernel with our argument shape. */
 export function callStock(stock: KernelFunc, args: KernelArgs): TensorInfo | TensorInfo[] {
   return stock(args as unknown as Parameters<KernelFunc>[0]);
-}
-
-/** Number of elements of a shape. */
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-/** Row-major strides of a shape. */
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
 }
 
 /** The values of a float32 tensor, or null (other dtypes, complex, strings). */
@@ -77,9 +62,4 @@ export function allocLike<T extends Float32Array | Int32Array | Uint8Array>(like
   if (like instanceof Float32Array) return new Float32Array(n) as T;
   if (like instanceof Int32Array) return new Int32Array(n) as T;
   return new Uint8Array(n) as T;
-}
-
-/** Normalizes a possibly negative axis. */
-export function normAxis(axis: number, rank: number): number {
-  return axis < 0 ? axis + rank : axis;
 }

@@ -18,11 +18,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { Tensor } from '@tensorflow/tfjs';
 import { DEFAULT_OPS, overrideOps } from '../model/ops.ts';
 import type { AttentionOptions, ModelOps } from '../model/ops.ts';
+import {
+  attentionLeadDimsMatch, attentionNeedsPlain, lastDim, rmsNormShapesFit, ropeShapesFit, sameShape, splitGradArgs,
+} from '../model/op-helpers.ts';
+import type { GradArgs } from '../model/op-helpers.ts';
 import { onNativeBackend } from './backend.ts';
 import { ACTIVATIONS, FUSED_KERNELS } from './kernels-fused.ts';
 import { plainAdamWUpdate, type AdamWStepParams } from '../train/adamw.ts';
-
-type GradArgs = (Tensor | tf.GradSaveFunc)[];
 
 function run(name: string, inputs: Record<string, Tensor>, attrs: Record<string, number | boolean> = {}): Tensor[] {
   const out = tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as Tensor | Tensor[];
@@ -34,20 +36,11 @@ function usable(...ts: Tensor[]): boolean {
   return onNativeBackend() && ts.every((t) => t.dtype === 'float32');
 }
 
-function lastDim(t: Tensor): number {
-  return t.shape[t.shape.length - 1] as number;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 /** x / sqrt(mean(x², last axis) + eps) · w. */
 export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
-  if (!usable(x, w) || w.rank !== 1 || x.rank < 1 || lastDim(x) !== w.shape[0]) return DEFAULT_OPS.rmsNorm(x, w, eps);
+  if (!usable(x, w) || !rmsNormShapesFit(x, w)) return DEFAULT_OPS.rmsNorm(x, w, eps);
   const f = tf.customGrad((...args: GradArgs) => {
-    const [xi, wi] = args as Tensor[];
-    const save = args[2] as tf.GradSaveFunc;
+    const { inputs: [xi, wi], save } = splitGradArgs(args, 2);
     const [y, inv] = run(FUSED_KERNELS.rmsNorm, { x: xi, w: wi }, { eps });
     save([xi, wi, inv]);
     return {
@@ -66,12 +59,9 @@ export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
  * are treated as constants: gradients flow to x only.
  */
 export function rope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  const ok = usable(x, cos, sin) && x.rank >= 2 && cos.rank === 2 && lastDim(x) % 2 === 0
-    && sameShape(cos.shape, x.shape.slice(-2)) && sameShape(sin.shape, cos.shape);
-  if (!ok) return DEFAULT_OPS.rope(x, cos, sin);
+  if (!usable(x, cos, sin) || !ropeShapesFit(x, cos, sin)) return DEFAULT_OPS.rope(x, cos, sin);
   const f = tf.customGrad((...args: GradArgs) => {
-    const xi = args[0] as Tensor;
-    const save = args[1] as tf.GradSaveFunc;
+    const { inputs: [xi], save } = splitGradArgs(args, 1);
     const [y] = run(FUSED_KERNELS.rope, { x: xi, cos, sin }, { backward: false });
     save([cos, sin]);
     return {
@@ -89,11 +79,8 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const plain = (): Tensor => DEFAULT_OPS.attention(q, k, v, options);
-  if (!usable(q, k, v) || options.mask || (options.dropout && options.dropout.rate > 0)) return plain();
+  if (!usable(q, k, v) || attentionNeedsPlain(options) || !attentionLeadDimsMatch(q, k, v)) return plain();
   const r = q.rank;
-  if (r < 2 || k.rank !== r || v.rank !== r) return plain();
-  const lead = q.shape.slice(0, -2);
-  if (!sameShape(k.shape.slice(0, -2), lead) || !sameShape(v.shape.slice(0, -2), lead)) return plain();
   const d = lastDim(q);
   const tq = q.shape[r - 2] as number;
   const tk = k.shape[r - 2] as number;
@@ -102,8 +89,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   if (options.causal && causalOffset < 0) return plain();
   const attrs = { scale: 1 / Math.sqrt(d), causalOffset };
   const f = tf.customGrad((...args: GradArgs) => {
-    const [qi, ki, vi] = args as Tensor[];
-    const save = args[3] as tf.GradSaveFunc;
+    const { inputs: [qi, ki, vi], save } = splitGradArgs(args, 3);
     const [o, lse] = run(FUSED_KERNELS.attention, { q: qi, k: ki, v: vi }, attrs);
     save([qi, ki, vi, o, lse]);
     return {
@@ -125,8 +111,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const t = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [-1]);
   if (flat.shape[0] !== t.shape[0]) return DEFAULT_OPS.crossEntropy(logits, targets);
   const f = tf.customGrad((...args: GradArgs) => {
-    const lg = args[0] as Tensor;
-    const save = args[1] as tf.GradSaveFunc;
+    const { inputs: [lg], save } = splitGradArgs(args, 1);
     const [loss, lse] = run(FUSED_KERNELS.crossEntropy, { logits: lg, targets: t });
     save([lg, t, lse]);
     return {
@@ -142,8 +127,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
 
 function activation(kind: keyof typeof ACTIVATIONS, x: Tensor): Tensor {
   const f = tf.customGrad((...args: GradArgs) => {
-    const xi = args[0] as Tensor;
-    const save = args[1] as tf.GradSaveFunc;
+    const { inputs: [xi], save } = splitGradArgs(args, 1);
     const [y] = run(FUSED_KERNELS.activation, { x: xi }, { kind: ACTIVATIONS[kind] });
     save([xi]);
     return {
@@ -168,8 +152,7 @@ export function gelu(x: Tensor): Tensor {
 export function swiglu(a: Tensor, b: Tensor): Tensor {
   if (!usable(a, b) || !sameShape(a.shape, b.shape)) return tf.mul(DEFAULT_OPS.silu(a), b);
   const f = tf.customGrad((...args: GradArgs) => {
-    const [ai, bi] = args as Tensor[];
-    const save = args[2] as tf.GradSaveFunc;
+    const { inputs: [ai, bi], save } = splitGradArgs(args, 2);
     const [y] = run(FUSED_KERNELS.swiglu, { a: ai, b: bi });
     save([ai, bi]);
     return {
@@ -185,8 +168,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   const ax = axis < 0 ? x.rank + axis : axis;
   if (!usable(x) || x.rank < 1 || ax !== x.rank - 1) return DEFAULT_OPS.softmax(x, axis);
   const f = tf.customGrad((...args: GradArgs) => {
-    const xi = args[0] as Tensor;
-    const save = args[1] as tf.GradSaveFunc;
+    const { inputs: [xi], save } = splitGradArgs(args, 1);
     const y = tf.engine().runKernel('Softmax', { logits: xi }, { dim: -1 }) as Tensor;
     save([y]);
     return {

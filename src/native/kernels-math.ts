@@ -9,7 +9,8 @@
 import type { KernelFunc } from '@tensorflow/tfjs';
 import type { NativeAddon } from './addon.ts';
 import type { KernelArgs, NativeKernel } from './cpu-data.ts';
-import { callStock, f32Values, normAxis, sizeOf, stridesOf } from './cpu-data.ts';
+import { callStock, f32Values } from './cpu-data.ts';
+import { broadcastShapes, broadcastStrides, matMulDims, normAxis, planBroadcast, sizeOf } from '../backend/broadcast.ts';
 
 /** Op codes shared with native/src/kernels.h. */
 export const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, Pow: 6, SquaredDifference: 7 } as const;
@@ -19,64 +20,6 @@ export const UNARY_OPS = {
   Reciprocal: 11, Sin: 12, Cos: 13, Log1p: 14, Softplus: 15, Elu: 16, Relu6: 17, Expm1: 18, LeakyRelu: 19, Step: 20,
 } as const;
 const REDUCE_OPS = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
-
-/** Numpy broadcast of two shapes, or null when incompatible. */
-export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] | null {
-  const r = Math.max(a.length, b.length);
-  const out = new Array<number>(r);
-  for (let i = 0; i < r; i++) {
-    const da = a[a.length - r + i] ?? 1;
-    const db = b[b.length - r + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) return null;
-    out[i] = da === 1 ? db : da;
-  }
-  return out;
-}
-
-/** Iteration plan of a broadcasting op: collapsed output dims and per-operand strides (0 = broadcast). */
-export interface BroadcastPlan {
-  outShape: number[];
-  dims: number[];
-  aStrides: number[];
-  bStrides: number[];
-}
-
-/**
- * Plans `a ∘ b`: drops size-1 output dims and merges neighbours that are
- * contiguous in both operands, so the native loop runs over long rows.
- */
-export function planBroadcast(aShape: readonly number[], bShape: readonly number[]): BroadcastPlan | null {
-  const outShape = broadcastShapes(aShape, bShape);
-  if (!outShape) return null;
-  const r = outShape.length;
-  const stridesFor = (shape: readonly number[]): number[] => {
-    const s = stridesOf(shape);
-    return outShape.map((_, i) => {
-      const k = i - (r - shape.length);
-      return k < 0 || shape[k] === 1 ? 0 : s[k];
-    });
-  };
-  const sa = stridesFor(aShape);
-  const sb = stridesFor(bShape);
-  const dims: number[] = [];
-  const da: number[] = [];
-  const db: number[] = [];
-  for (let i = 0; i < r; i++) {
-    const n = outShape[i];
-    if (n === 1) continue;
-    const k = dims.length - 1;
-    if (k >= 0 && da[k] === sa[i] * n && db[k] === sb[i] * n) {
-      dims[k] *= n;
-      da[k] = sa[i];
-      db[k] = sb[i];
-    } else {
-      dims.push(n);
-      da.push(sa[i]);
-      db.push(sb[i]);
-    }
-  }
-  return { outShape, dims, aStrides: da, bStrides: db };
-}
 
 function binaryKernel(addon: NativeAddon, op: number, stock: KernelFunc): NativeKernel {
   return (args) => {
@@ -160,11 +103,7 @@ function batchOffsets(outBatch: readonly number[], batchShape: readonly number[]
   const total = sizeOf(outBatch);
   const offsets = new Float64Array(total);
   const r = outBatch.length;
-  const strides = stridesOf(batchShape);
-  const stepFor = outBatch.map((_, i) => {
-    const k = i - (r - batchShape.length);
-    return k < 0 || batchShape[k] === 1 ? 0 : strides[k] * matrixSize;
-  });
+  const stepFor = broadcastStrides(outBatch, batchShape).map((s) => s * matrixSize);
   const idx = new Array<number>(r).fill(0);
   let off = 0;
   for (let t = 0; t < total; t++) {
@@ -187,12 +126,7 @@ function nativeMatMul(addon: NativeAddon, args: KernelArgs): { shape: number[]; 
   if (!a || !b || !av || !bv || a.shape.length < 2 || b.shape.length < 2) return null;
   const ta = args.attrs?.transposeA === true;
   const tb = args.attrs?.transposeB === true;
-  const ra = a.shape.length;
-  const rb = b.shape.length;
-  const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
-  const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
-  const kb = tb ? b.shape[rb - 1] : b.shape[rb - 2];
-  const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
+  const { m, ka: k, kb, n } = matMulDims(a.shape, b.shape, ta, tb);
   if (k !== kb) return null;
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);

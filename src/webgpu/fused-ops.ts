@@ -14,6 +14,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { Tensor, TensorInfo } from '@tensorflow/tfjs';
 import { DEFAULT_OPS, overrideOps } from '../model/ops.ts';
 import type { AttentionOptions, ModelOps } from '../model/ops.ts';
+import {
+  attentionLeadDimsMatch, attentionNeedsPlain, lastDim, rmsNormShapesFit, ropeShapesFit, splitGradArgs,
+} from '../model/op-helpers.ts';
+import type { GradArgs } from '../model/op-helpers.ts';
 import { MAX_FUSED_HEAD_DIM, attentionBackward, attentionForward } from './attention.ts';
 import type { AttentionShape } from './attention.ts';
 import { crossEntropyBackward, crossEntropyForward } from './cross-entropy.ts';
@@ -21,21 +25,11 @@ import { webgpuDevice } from './dispatch.ts';
 import { rmsNormBackward, rmsNormForward } from './rms-norm.ts';
 import { ropeApply } from './rope.ts';
 
-type GradArgs = (Tensor | tf.GradSaveFunc)[];
-
 /** Kernel outputs stay far below 2³¹ elements (u32 indexing with headroom). */
 const MAX_ELEMENTS = 2 ** 31 - 1;
 
 function tensor(info: TensorInfo): Tensor {
   return tf.engine().makeTensorFromTensorInfo(info);
-}
-
-function lastDim(t: Tensor): number {
-  return t.shape[t.shape.length - 1] as number;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /**
@@ -50,10 +44,9 @@ function usable(...ts: Tensor[]): boolean {
 
 /** x / sqrt(mean(x², last axis) + eps) · w. */
 export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
-  if (!usable(x, w) || w.rank !== 1 || x.rank < 1 || lastDim(x) !== w.shape[0]) return DEFAULT_OPS.rmsNorm(x, w, eps);
+  if (!usable(x, w) || !rmsNormShapesFit(x, w)) return DEFAULT_OPS.rmsNorm(x, w, eps);
   const f = tf.customGrad((...args: GradArgs) => {
-    const [xi, wi] = args as Tensor[];
-    const save = args[2] as tf.GradSaveFunc;
+    const { inputs: [xi, wi], save } = splitGradArgs(args, 2);
     const { y, inv } = rmsNormForward(xi, wi, eps);
     const invT = tensor(inv);
     save([xi, wi, invT]);
@@ -71,12 +64,9 @@ export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
 
 /** Rotary embedding with interleaved (T, d) tables; the tables are constants (gradient to x only). */
 export function rope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  const ok = usable(x, cos, sin) && x.rank >= 2 && cos.rank === 2 && lastDim(x) % 2 === 0
-    && sameShape(cos.shape, x.shape.slice(-2)) && sameShape(sin.shape, cos.shape);
-  if (!ok) return DEFAULT_OPS.rope(x, cos, sin);
+  if (!usable(x, cos, sin) || !ropeShapesFit(x, cos, sin)) return DEFAULT_OPS.rope(x, cos, sin);
   const f = tf.customGrad((...args: GradArgs) => {
-    const xi = args[0] as Tensor;
-    const save = args[1] as tf.GradSaveFunc;
+    const { inputs: [xi], save } = splitGradArgs(args, 1);
     // Saved (kept by the tape) because the caller's tidy may dispose the tables before backprop.
     save([cos, sin]);
     return {
@@ -89,11 +79,9 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
 
 /** The fused kernels' view of an attention call, or null when the plain op must run. */
 export function fusedAttentionShape(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): AttentionShape | null {
-  if (!usable(q, k, v) || options.mask || (options.dropout && options.dropout.rate > 0)) return null;
+  if (!usable(q, k, v) || attentionNeedsPlain(options) || !attentionLeadDimsMatch(q, k, v)) return null;
   const r = q.rank;
-  if (r < 2 || k.rank !== r || v.rank !== r) return null;
   const lead = q.shape.slice(0, -2);
-  if (!sameShape(k.shape.slice(0, -2), lead) || !sameShape(v.shape.slice(0, -2), lead)) return null;
   const d = lastDim(q);
   const tq = q.shape[r - 2] as number;
   const tk = k.shape[r - 2] as number;
@@ -109,8 +97,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const shape = fusedAttentionShape(q, k, v, options);
   if (!shape) return DEFAULT_OPS.attention(q, k, v, options);
   const f = tf.customGrad((...args: GradArgs) => {
-    const [qi, ki, vi] = args as Tensor[];
-    const save = args[3] as tf.GradSaveFunc;
+    const { inputs: [qi, ki, vi], save } = splitGradArgs(args, 3);
     const { o, lse } = attentionForward(qi, ki, vi, shape);
     const out = tensor(o);
     save([qi, ki, vi, out, tensor(lse)]);
@@ -134,8 +121,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const flatLogits = tf.reshape(logits, [n, V]);
   const flatTargets = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [n]);
   const f = tf.customGrad((...args: GradArgs) => {
-    const lg = args[0] as Tensor;
-    const save = args[1] as tf.GradSaveFunc;
+    const { inputs: [lg], save } = splitGradArgs(args, 1);
     const { loss, lse } = crossEntropyForward(lg, flatTargets);
     save([lg, tensor(lse), flatTargets]);
     return {
