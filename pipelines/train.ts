@@ -77,6 +77,7 @@ export const train = definePipeline({
     seed: { type: 'int', min: 0, description: 'seed of initialization, batches and dropout (default 0)' },
     backend: { type: 'string', choices: BACKEND_NAMES, description: 'TensorFlow.js backend (default auto)' },
     maxMinutes: { type: 'number', min: 0, description: 'wall-clock budget of this invocation; stops cleanly with a checkpoint' },
+    fitToBudget: { type: 'boolean', description: 'leaderboard mode: time the first warm-up steps, then fit max_steps (a cap) to --max-minutes so the cosine schedule ends with the budget' },
     out: { type: 'string', short: 'o', placeholder: 'DIR', description: 'run directory (new or empty)' },
     stopAtStep: { type: 'int', min: 0, description: 'pause after this step (checkpointed; --resume continues the same schedule)' },
   },
@@ -84,6 +85,7 @@ export const train = definePipeline({
     'npx tsx pipelines/train.ts --config runs/tinystories.json',
     'npx tsx pipelines/train.ts --train-data out/data/train.bin --val-data out/data/valid.bin --model \'{"vocab_size":10000,"d_model":256,"num_layers":4,"num_heads":8}\' --max-steps 2000 --out out/run1',
     'npx tsx pipelines/train.ts --resume out/run1 --max-steps 4000',
+    'npx tsx pipelines/train.ts --config runs/tinystories.json --max-minutes 90 --fit-to-budget --max-steps 1000000',
   ],
   validate(o) {
     if (!o.config && !o.resume && !o.trainData) throw new UserError('give --config FILE, --resume RUN, or at least --train-data, --max-steps and --out (see --help)');
@@ -95,7 +97,7 @@ export const train = definePipeline({
       batch_size: o.batchSize, max_steps: o.maxSteps, max_tokens: o.maxTokens, lr: o.lr, min_lr: o.minLr,
       warmup_steps: o.warmupSteps, weight_decay: o.weightDecay, betas: parseBetas(o.betas), grad_clip: o.gradClip,
       eval_interval: o.evalInterval, eval_batches: o.evalBatches, checkpoint_interval: o.checkpointInterval,
-      seed: o.seed, backend: o.backend, max_minutes: o.maxMinutes, out: o.out,
+      seed: o.seed, backend: o.backend, max_minutes: o.maxMinutes, fit_to_budget: o.fitToBudget || undefined, out: o.out,
     };
     let raw: RawTrainConfig;
     let source = o.config ?? 'command line';
@@ -113,15 +115,27 @@ export const train = definePipeline({
     const config = resolveTrainConfig(raw, source);
     const backend = await selectBackend(config.backend as BackendName);
     const params = countParameters(config.model);
-    ctx.log(`model: ${formatQuantity(params, 'items')} parameters, backend ${backend.name}; ${config.max_steps} steps of ${config.batch_size}×${config.model.context_length} tokens → ${config.out}`);
+    const budget = config.max_minutes === null ? '' : config.fit_to_budget ? ` at most, fitted to ${config.max_minutes} min during warm-up` : ` or ${config.max_minutes} min, whichever comes first`;
+    ctx.log(`model: ${formatQuantity(params, 'items')} parameters, backend ${backend.name}; ${config.max_steps} steps of ${config.batch_size}×${config.model.context_length} tokens${budget} → ${config.out}`);
     const task = ctx.progress.task('train', 'steps', config.max_steps);
+    // With a time budget the bar's total is the step the budget will reach
+    // at the current pace (capped at max_steps), so the ETA is the real one.
+    const budgetS = config.max_minutes === null ? null : config.max_minutes * 60;
+    const t0 = performance.now();
+    let firstStep: number | null = null;
     let lastVal: number | undefined;
     const summary = await runTraining(config, o.resume !== undefined, {
       log: (m) => ctx.log(m),
       signal: ctx.signal,
       stopAtStep: o.stopAtStep,
-      onStep: (r) => {
+      onStep: (r, current) => {
         if (r.val_loss !== undefined) lastVal = r.val_loss;
+        firstStep ??= r.step - 1;
+        if (budgetS !== null) {
+          const elapsed = (performance.now() - t0) / 1000;
+          const pace = (r.step - firstStep) / elapsed;
+          task.setTotal(Math.max(r.step, Math.min(current.max_steps, Math.round(r.step + Math.max(0, budgetS - elapsed) * pace))));
+        }
         task.update(r.step, `loss ${r.loss.toFixed(3)}${lastVal !== undefined ? ` val ${lastVal.toFixed(3)}` : ''} lr ${r.lr.toExponential(2)} ${formatQuantity(r.tokens_per_s, 'tokens')}/s`);
       },
     });

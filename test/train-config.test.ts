@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../src/pipeline/errors.ts';
 import { checkKeys, mergeRaw, resolveTrainConfig, trainConfigToJson } from '../src/train/train-config.ts';
+import { fittedSteps } from '../src/train/run.ts';
 
 const base = { train_data: 'a.bin', out: 'runs/x', max_steps: 1000 };
 
@@ -28,6 +29,19 @@ test('max_tokens gives ⌈tokens / (batch · context)⌉ steps; the stored JSON 
   assert.deepEqual(resolveTrainConfig(trainConfigToJson(c)), { ...c, max_tokens: null });
 });
 
+test('fit_to_budget: max_steps is a cap, warm-up defaults to 20 steps, and the run length fits the remaining budget', () => {
+  const c = resolveTrainConfig({ ...base, max_steps: 1_000_000, max_minutes: 10, fit_to_budget: true, eval_interval: 100, eval_batches: 20 });
+  assert.equal(c.fit_to_budget, true);
+  assert.equal(c.warmup_steps, 20);
+  assert.equal(resolveTrainConfig({ ...base, max_minutes: 10 }).fit_to_budget, false);
+  // 600 s left at 0.5 s/step, evaluation adds 0.4·20/100 = 8%: 0.95·600 / (0.5·1.08) = 1055 more steps.
+  assert.equal(fittedSteps(c, 20, 0.5, 600, true), 20 + 1055);
+  assert.equal(fittedSteps(c, 20, 0.5, 600, false), 20 + 1140);
+  // Capped by max_steps, never below the current step or the warm-up.
+  assert.equal(fittedSteps({ ...c, max_steps: 500 }, 20, 0.5, 600, true), 500);
+  assert.equal(fittedSteps(c, 20, 0.5, -5, true), 20);
+});
+
 test('mergeRaw: later sources win key by key, model objects merge', () => {
   const m = mergeRaw({ lr: 1, model: { d_model: 64, num_heads: 4 } }, { lr: 2, seed: undefined, model: { num_heads: 8 } });
   assert.deepEqual(m, { lr: 2, model: { d_model: 64, num_heads: 8 } });
@@ -48,5 +62,8 @@ test('errors name the key and the fix', () => {
   fails({ ...base, model: { d_modle: 3 } }, /cfg\.json: model: unknown model config key "d_modle" \(did you mean "d_model"\?\)/);
   fails({ ...base, model: { d_model: 100, num_heads: 3 } }, /divisible by num_heads/);
   fails({ out: 'o', max_steps: 1 }, /"train_data" is required/);
+  fails({ ...base, fit_to_budget: true }, /"fit_to_budget" needs "max_minutes"/);
+  fails({ ...base, fit_to_budget: true, max_minutes: 5, warmup_steps: 1 }, /"fit_to_budget" needs "warmup_steps" of at least 2, got 1/);
+  fails({ ...base, fit_to_budget: 'yes' }, /"fit_to_budget" must be true or false/);
   assert.throws(() => checkKeys([1, 2], 'x.json'), /expected a JSON object/);
 });

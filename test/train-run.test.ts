@@ -15,6 +15,7 @@ import { UserError } from '../src/pipeline/errors.ts';
 import { Rng } from '../src/util/rng.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { runTraining } from '../src/train/run.ts';
+import { cosineLr } from '../src/train/lr-schedule.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadTrainingCheckpoint } from '../src/train/checkpoint.ts';
 import { readMetrics } from '../src/train/metrics.ts';
@@ -123,6 +124,26 @@ test('a wall-clock budget stops cleanly with a checkpoint', async () => {
   assert.equal(JSON.parse(readFileSync(join(dir, 'budget', 'state.json'), 'utf8')).step, 0);
   const resumed = await runTraining(config('budget', { max_steps: 2 }), true);
   assert.equal(resumed.step, 2);
+});
+
+test('fit_to_budget: the run length is fitted during warm-up so the cosine schedule ends with the budget', async () => {
+  const budgetS = 4;
+  const r = await runTraining(config('fit', {
+    max_steps: 1_000_000, max_minutes: budgetS / 60, fit_to_budget: true, warmup_steps: 10, eval_interval: 50, checkpoint_interval: 100_000,
+  }), false);
+  const stored = JSON.parse(readFileSync(join(dir, 'fit', 'train-config.json'), 'utf8')) as { max_steps: number; fit_to_budget: boolean };
+  assert.equal(stored.fit_to_budget, false, 'the stored config holds the fitted length, so --resume keeps it');
+  assert.equal(stored.max_steps, r.max_steps);
+  assert.ok(r.max_steps > 10 && r.max_steps < 1_000_000, `fitted ${r.max_steps} steps`);
+  assert.ok(r.stopped === 'completed' || r.stopped === 'max_minutes', r.stopped);
+  assert.ok(r.elapsed_s <= budgetS + 1, `elapsed ${r.elapsed_s} s`);
+  // The schedule ran (nearly) to its end: the last learning rate is close to min_lr.
+  const m = readMetrics(join(dir, 'fit', 'metrics.jsonl'));
+  const lr = 1e-2;
+  const minLr = lr / 10;
+  assert.ok(m[m.length - 1].lr <= minLr + 0.25 * (lr - minLr), `last lr ${m[m.length - 1].lr}`);
+  // Warm-up steps are those of the unfitted schedule (the fit happens at the last of them).
+  for (let i = 0; i < 10; i++) assert.equal(m[i].lr, cosineLr(i, lr, minLr, 10, 1_000_000));
 });
 
 test('token ids outside the vocabulary are a UserError naming the file and position', async () => {

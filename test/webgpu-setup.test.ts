@@ -5,10 +5,13 @@
  * refuses them unless LMPIPE_WEBGPU_ALLOW_SOFTWARE=1, and `auto` never
  * picks them.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BACKEND_NAMES, selectBackend } from '../src/backend/select.ts';
-import { describeAdapter, setupWebGPU, softwareAdapterReason, vulkanLoaderLikelyPresent } from '../src/backend/webgpu-setup.ts';
+import { describeAdapter, gpuDeviceLikelyPresent, setupWebGPU, softwareAdapterReason, vulkanLoaderLikelyPresent } from '../src/backend/webgpu-setup.ts';
 import type { WebGPUSetup } from '../src/backend/webgpu-setup.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 
@@ -33,6 +36,25 @@ test('software adapters are recognised; GPUs are not', () => {
 test('webgpu is a backend choice; Dawn backend options bypass the Vulkan loader check', () => {
   assert.ok(BACKEND_NAMES.includes('webgpu'));
   assert.equal(vulkanLoaderLikelyPresent(['backend=opengles']), true);
+});
+
+test('auto looks for a GPU device node before starting Dawn: DRM render nodes or NVIDIA devices', { skip: process.platform !== 'linux' && 'Linux only' }, () => {
+  const dev = mkdtempSync(join(tmpdir(), 'lmpipe-dev-'));
+  try {
+    assert.equal(gpuDeviceLikelyPresent([], dev), false, 'no device nodes');
+    mkdirSync(join(dev, 'dri'));
+    writeFileSync(join(dev, 'dri', 'card0'), '');
+    writeFileSync(join(dev, 'nvidiactl'), '');
+    assert.equal(gpuDeviceLikelyPresent([], dev), false, 'a card node without a render node, or nvidiactl alone, is no usable GPU');
+    writeFileSync(join(dev, 'nvidia0'), '');
+    assert.equal(gpuDeviceLikelyPresent([], dev), true, 'NVIDIA device');
+    rmSync(join(dev, 'nvidia0'));
+    writeFileSync(join(dev, 'dri', 'renderD128'), '');
+    assert.equal(gpuDeviceLikelyPresent([], dev), true, 'DRM render node');
+    assert.equal(gpuDeviceLikelyPresent(['backend=opengles'], join(dev, 'missing')), true, 'an explicit Dawn backend is tried anyway');
+  } finally {
+    rmSync(dev, { recursive: true, force: true });
+  }
 });
 
 let probe: WebGPUSetup | null = null;

@@ -13,7 +13,7 @@
  * On NVIDIA machines point the Vulkan loader at the driver's ICD, e.g.
  * VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { UserError } from '../pipeline/errors.ts';
 
 /** The package versions the WebGPU backend is built and tested against. */
@@ -110,6 +110,25 @@ export function vulkanLoaderLikelyPresent(flags: readonly string[] = envFlags())
   const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64', '/usr/local/lib',
     ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean)];
   return dirs.some((d) => existsSync(`${d}/libvulkan.so.1`));
+}
+
+/**
+ * False when, on Linux, there is no GPU device node (a DRM render node such
+ * as /dev/dri/renderD128, or NVIDIA's /dev/nvidia*) and no Dawn backend was
+ * requested: a hardware adapter cannot exist then, so `auto` skips WebGPU
+ * without starting Dawn, which would only find a software rasteriser (and
+ * print Vulkan driver warnings on every run of a CPU-only machine).
+ */
+export function gpuDeviceLikelyPresent(flags: readonly string[] = envFlags(), devDir = '/dev'): boolean {
+  if (process.platform !== 'linux' || flags.some((f) => f.startsWith('backend='))) return true;
+  const list = (d: string): string[] => {
+    try {
+      return readdirSync(d);
+    } catch {
+      return [];
+    }
+  };
+  return list(`${devDir}/dri`).some((n) => n.startsWith('renderD')) || list(devDir).some((n) => /^nvidia\d+$/.test(n));
 }
 
 interface Probe {

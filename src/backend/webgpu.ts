@@ -14,7 +14,7 @@ import { DEFAULT_OPS, ops, overrideOps } from '../model/ops.ts';
 import type { ModelOps } from '../model/ops.ts';
 import { WEBGPU_OPS, installWebGPUOps } from '../webgpu/fused-ops.ts';
 import { patchWebGPUBackend } from './webgpu-patches.ts';
-import { describeAdapter, setupWebGPU, vulkanLoaderLikelyPresent } from './webgpu-setup.ts';
+import { describeAdapter, gpuDeviceLikelyPresent, setupWebGPU, vulkanLoaderLikelyPresent } from './webgpu-setup.ts';
 import type { WebGPUSetup, WebGPUSetupOptions } from './webgpu-setup.ts';
 
 export interface WebGPUActivation extends WebGPUSetup {
@@ -63,5 +63,6 @@ export async function activateWebGPU(options: WebGPUSetupOptions & { fused?: boo
  */
 export async function activateWebGPUIfGpu(): Promise<WebGPUActivation> {
   if (!vulkanLoaderLikelyPresent()) throw new Error('no Vulkan loader (libvulkan.so.1) found');
+  if (!gpuDeviceLikelyPresent()) throw new Error('no GPU device node (/dev/dri/renderD*, /dev/nvidia*) found');
   return activateWebGPU({ allowSoftware: false });
 }

@@ -35,13 +35,19 @@ export interface TrainConfig {
   backend: string;
   /** Wall-clock budget in minutes (null: none); the run stops cleanly with a checkpoint. */
   max_minutes: number | null;
+  /**
+   * Leaderboard mode: time the first warm-up steps, then shorten max_steps
+   * (an upper bound here) to what max_minutes fits, so the cosine schedule
+   * ends when the budget does. The fitted length is stored with the run.
+   */
+  fit_to_budget: boolean;
   out: string;
 }
 
 export const TRAIN_CONFIG_KEYS = [
   'model', 'train_data', 'val_data', 'tokenizer', 'batch_size', 'max_steps', 'max_tokens', 'lr', 'min_lr',
   'warmup_steps', 'weight_decay', 'betas', 'grad_clip', 'eval_interval', 'eval_batches', 'checkpoint_interval',
-  'seed', 'backend', 'max_minutes', 'out',
+  'seed', 'backend', 'max_minutes', 'fit_to_budget', 'out',
 ] as const;
 
 export type TrainConfigKey = (typeof TRAIN_CONFIG_KEYS)[number];
@@ -51,7 +57,8 @@ export type RawTrainConfig = Partial<Record<TrainConfigKey, unknown>>;
 
 /**
  * Defaults of the optional keys. min_lr defaults to lr/10 and warmup_steps
- * to 1% of max_steps (computed in resolveTrainConfig).
+ * to 1% of max_steps (computed in resolveTrainConfig; with fit_to_budget,
+ * where max_steps is only a cap, to FIT_WARMUP_STEPS).
  */
 export const TRAIN_DEFAULTS = {
   batch_size: 32,
@@ -65,6 +72,9 @@ export const TRAIN_DEFAULTS = {
   seed: 0,
   backend: 'auto',
 } as const;
+
+/** Default warm-up with fit_to_budget (the run length is not known in advance). */
+export const FIT_WARMUP_STEPS = 20;
 
 /** The model's size keys that the training config may omit (CS336 TinyStories values). */
 const MODEL_SIZE_DEFAULTS = {
@@ -139,6 +149,13 @@ function num(source: string, raw: RawTrainConfig, key: TrainConfigKey, opts: { i
   return v;
 }
 
+function bool(source: string, raw: RawTrainConfig, key: TrainConfigKey): boolean | undefined {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') fail(source, key, `must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function str(source: string, raw: RawTrainConfig, key: TrainConfigKey): string | undefined {
   const v = raw[key];
   if (v === undefined || v === null) return undefined;
@@ -179,7 +196,8 @@ export function resolveTrainConfig(raw: RawTrainConfig, source = 'training confi
   const lr = num(source, raw, 'lr', { min: 0 }) ?? TRAIN_DEFAULTS.lr;
   const min_lr = num(source, raw, 'min_lr', { min: 0 }) ?? lr / 10;
   if (min_lr > lr) fail(source, 'min_lr', `(${min_lr}) must not exceed "lr" (${lr})`);
-  const warmup_steps = num(source, raw, 'warmup_steps', { int: true, min: 0 }) ?? Math.round(max_steps / 100);
+  const fit_to_budget = bool(source, raw, 'fit_to_budget') ?? false;
+  const warmup_steps = num(source, raw, 'warmup_steps', { int: true, min: 0 }) ?? (fit_to_budget ? Math.min(FIT_WARMUP_STEPS, max_steps) : Math.round(max_steps / 100));
   if (warmup_steps > max_steps) fail(source, 'warmup_steps', `(${warmup_steps}) must not exceed the run length of ${max_steps} steps`);
   const weight_decay = num(source, raw, 'weight_decay', { min: 0 }) ?? TRAIN_DEFAULTS.weight_decay;
   let betas: [number, number] = [...TRAIN_DEFAULTS.betas];
@@ -197,6 +215,10 @@ export function resolveTrainConfig(raw: RawTrainConfig, source = 'training confi
   const seed = num(source, raw, 'seed', { int: true, min: 0, max: Number.MAX_SAFE_INTEGER - 2 }) ?? TRAIN_DEFAULTS.seed;
   const backend = str(source, raw, 'backend') ?? TRAIN_DEFAULTS.backend;
   const max_minutes = num(source, raw, 'max_minutes', { gt: 0 }) ?? null;
+  if (fit_to_budget && max_minutes === null) fail(source, 'fit_to_budget', 'needs "max_minutes" (the wall-clock budget to fit the run to)');
+  if (fit_to_budget && warmup_steps < 2) {
+    fail(source, 'fit_to_budget', `needs "warmup_steps" of at least 2, got ${warmup_steps}: the run length is fitted during warm-up, where the learning rate does not depend on it`);
+  }
 
   return {
     model,
@@ -218,6 +240,7 @@ export function resolveTrainConfig(raw: RawTrainConfig, source = 'training confi
     seed,
     backend,
     max_minutes,
+    fit_to_budget,
     out,
   };
 }
