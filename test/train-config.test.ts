@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../src/pipeline/errors.ts';
 import { checkKeys, mergeRaw, resolveTrainConfig, trainConfigToJson } from '../src/train/train-config.ts';
-import { fittedSteps } from '../src/train/run.ts';
+import { fittedSteps } from '../src/train/budget-fit.ts';
 
 const base = { train_data: 'a.bin', out: 'runs/x', max_steps: 1000 };
 

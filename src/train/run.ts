@@ -27,6 +27,7 @@ import type { MetricsRecord } from './metrics.ts';
 import { FileTokenSource, tokenFileMeta } from './token-source.ts';
 import type { TokenSource } from './token-source.ts';
 import { NonFiniteError, evaluate, firstOutOfVocab, trainStep } from './train-step.ts';
+import { BudgetFitter } from './budget-fit.ts';
 import { trainConfigToJson } from './train-config.ts';
 import type { TrainConfig } from './train-config.ts';
 
@@ -91,37 +92,6 @@ function checkVocab(batch: Batch, vocabSize: number, path: string): void {
       throw new UserError(`${path}: token ${pos} has id ${ids[i]}, outside the model's vocab_size ${vocabSize}; set model.vocab_size to the tokenizer's vocabulary size`);
     }
   }
-}
-
-/** Evaluating one batch costs about this fraction of a training step (forward only, no optimizer). */
-const EVAL_STEP_COST = 0.4;
-/** The fitted run aims at this fraction of the remaining budget (pace varies on a shared machine). */
-const FIT_MARGIN = 0.95;
-
-/**
- * Which steps fit_to_budget times: the second half of this session's
- * warm-up (the first steps carry one-time costs such as JIT compilation),
- * never the first step and never past the warm-up, where the learning rate
- * starts to depend on max_steps.
- */
-function fitPlan(config: TrainConfig, startStep: number): { firstTimed: number; lastTimed: number } | null {
-  const lastTimed = config.warmup_steps;
-  const firstTimed = Math.max(startStep + 2, startStep + Math.floor((lastTimed - startStep) / 2) + 1);
-  return lastTimed >= firstTimed ? { firstTimed, lastTimed } : null;
-}
-
-/**
- * The run length that ends within the remaining budget at the measured pace,
- * counting periodic evaluation (`evalSeconds`: the measured cost of one
- * evaluation, else estimated from eval_batches); capped by the configured
- * max_steps.
- */
-export function fittedSteps(config: TrainConfig, step: number, secondsPerStep: number, remainingS: number, evaluates: boolean, evalSeconds: number | null = null): number {
-  const evalShare = !evaluates ? 0
-    : evalSeconds !== null ? evalSeconds / config.eval_interval / secondsPerStep
-      : (EVAL_STEP_COST * config.eval_batches) / config.eval_interval;
-  const more = Math.floor((FIT_MARGIN * Math.max(0, remainingS)) / (secondsPerStep * (1 + evalShare)));
-  return Math.max(step, Math.min(config.max_steps, step + more), config.warmup_steps);
 }
 
 /**
@@ -206,12 +176,8 @@ export async function runTraining(given: TrainConfig, resume: boolean, hooks: Ru
       lastCheckpoint = state.step;
     };
 
-    const fit = config.fit_to_budget ? fitPlan(config, state.step) : null;
-    if (config.fit_to_budget && !fit) log(`fit_to_budget: step ${state.step} is too close to the end of the ${config.warmup_steps}-step warm-up to time steps there; keeping max_steps ${config.max_steps} (the budget still stops the run)`);
-    // Times the steps of the fit window, then all steps since the warm-up, evaluations apart.
-    let timer: { since: number; evalSeconds: number; evals: number; steps: number } | null = null;
-    // After the fit, the length is refined every 5% of the run from the steps since the warm-up.
-    let refitAt: number | null = null;
+    const fitter = config.fit_to_budget ? BudgetFitter.plan(config, state.step) : null;
+    if (config.fit_to_budget && !fitter) log(`fit_to_budget: step ${state.step} is too close to the end of the ${config.warmup_steps}-step warm-up to time steps there; keeping max_steps ${config.max_steps} (the budget still stops the run)`);
 
     while (state.step < config.max_steps) {
       // Give the event loop one turn per step: on the CPU backends every await in a step resolves
@@ -226,7 +192,7 @@ export async function runTraining(given: TrainConfig, resume: boolean, hooks: Ru
       const batch = sampleBatch(train, dataRng, config.batch_size, T, config.train_data);
       checkVocab(batch, config.model.vocab_size, config.train_data);
       const t0 = performance.now();
-      if (fit && step === fit.firstTimed) timer = { since: t0, evalSeconds: 0, evals: 0, steps: 0 };
+      fitter?.stepStarted(step, t0);
       let result;
       try {
         result = await trainStep(model, optimizer, batch, lr, config.grad_clip, dropoutRng);
@@ -256,10 +222,7 @@ export async function runTraining(given: TrainConfig, resume: boolean, hooks: Ru
       if (val && (step % config.eval_interval === 0 || step === config.max_steps || budgetEnds)) {
         const evalStart = performance.now();
         const v = (await evaluate(model, val, config.batch_size, config.eval_batches)).loss;
-        if (timer) {
-          timer.evalSeconds += (performance.now() - evalStart) / 1000;
-          timer.evals += 1;
-        }
+        fitter?.evaluated((performance.now() - evalStart) / 1000);
         record.val_loss = v;
         state.last_val_loss = v;
         if (state.best_val_loss === null || v < state.best_val_loss) {
@@ -268,25 +231,11 @@ export async function runTraining(given: TrainConfig, resume: boolean, hooks: Ru
           await saveBestCheckpoint(join(out, 'best'), model, snapshot());
         }
       }
-      if (timer) timer.steps += 1;
-      const fitNow = fit !== null && step === fit.lastTimed;
-      if (timer && (fitNow || (step === refitAt && step < config.max_steps))) {
-        const secondsPerStep = ((performance.now() - timer.since) / 1000 - timer.evalSeconds) / timer.steps;
-        const remaining = budgetS - (performance.now() - sessionStart) / 1000;
-        const evalCost = timer.evals > 0 ? timer.evalSeconds / timer.evals : null;
-        const fitted = fittedSteps({ ...config, max_steps: given.max_steps }, step, secondsPerStep, remaining, val !== null, evalCost);
-        const before = config.max_steps;
-        if (fitted !== before || fitNow) {
-          config = { ...config, max_steps: fitted, fit_to_budget: false };
-          writeFileAtomic(join(out, TRAIN_CONFIG_FILE), `${JSON.stringify(trainConfigToJson(config), null, 2)}\n`);
-        }
-        if (fitNow) {
-          log(`fitted the run to the ${config.max_minutes}-minute budget: ${fitted} steps at ${secondsPerStep.toFixed(3)} s/step (timed over steps ${fit!.firstTimed}–${fit!.lastTimed}); the cosine schedule now ends at step ${fitted}, refined every 5% of the run`);
-          timer = { since: performance.now(), evalSeconds: 0, evals: 0, steps: 0 };
-        } else if (Math.abs(fitted - before) >= 0.02 * before) {
-          log(`step ${step}: ${secondsPerStep.toFixed(3)} s/step since the warm-up; run length ${before} → ${fitted} steps`);
-        }
-        refitAt = step + Math.max(5, Math.round(0.05 * config.max_steps));
+      const refit = fitter?.stepDone(step, performance.now(), config, budgetS - (performance.now() - sessionStart) / 1000, val !== null);
+      if (refit) {
+        config = { ...config, max_steps: refit.maxSteps, fit_to_budget: false };
+        writeFileAtomic(join(out, TRAIN_CONFIG_FILE), `${JSON.stringify(trainConfigToJson(config), null, 2)}\n`);
+        if (refit.message) log(refit.message);
       }
       appendMetrics(metricsPath, record);
       hooks.onStep?.(record, config);
