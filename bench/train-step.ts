@@ -11,7 +11,7 @@
  * "lmpipe native" is exactly what `--backend native` trains with: the
  * native kernels, the fused model ops and the one-pass AdamW update.
  *
- *   npx tsx bench/train-step.ts [--steps 3] [--configs S,tinystories] [--no-torch] [--no-cpu] [--threads N]
+ *   npx tsx bench/train-step.ts [--steps 3] [--configs S,tinystories[,demo]] [--no-torch] [--no-cpu] [--threads N]
  *
  * Human-readable lines go to stderr, one JSON object to stdout.
  */
@@ -35,6 +35,8 @@ const BATCH = 16;
 const CONFIGS: Record<string, ModelConfig> = {
   S: resolveModelConfig({ vocab_size: 10000, context_length: 256, d_model: 256, num_layers: 4, num_heads: 8, d_ff: 683 }, 'config S'),
   tinystories: resolveModelConfig({ vocab_size: 10000, context_length: 256, d_model: 512, num_layers: 4, num_heads: 16, d_ff: 1344 }, 'CS336 TinyStories'),
+  // The demo's model (`npm run demo`, docs/results.md): 1.9 M parameters, where per-op overhead weighs more.
+  demo: resolveModelConfig({ vocab_size: 4096, context_length: 128, d_model: 128, num_layers: 4, num_heads: 4, d_ff: 384 }, 'demo'),
 };
 
 /** Training FLOPs per token: 6·N (N = matmul weights) + 12·L·d·T (attention scores and mixing, fwd+bwd). */
