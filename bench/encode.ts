@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BpeEncoder } from '../src/tokenizer/bpe-encode.ts';
 import { ParallelEncoder, unitBytesFor } from '../src/tokenizer/bpe-encode-parallel.ts';
-import { TokenFileWriter } from '../src/tokenizer/token-file.ts';
+import { TokenFileReader, TokenFileWriter } from '../src/tokenizer/token-file.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { resolveInputs } from '../src/stream/read.ts';
 import { sharedPath } from '../src/util/shared-data.ts';
@@ -75,10 +75,14 @@ function sameIds(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return true;
 }
 
-/** The ids of a uint16 token file. */
-function readTokenFile(path: string): Uint16Array {
-  const b = readFileSync(path);
-  return b.byteOffset % 2 === 0 ? new Uint16Array(b.buffer, b.byteOffset, b.length / 2) : new Uint16Array(new Uint8Array(b).buffer);
+/** The ids of a token file (the sidecar checked against it). */
+function readTokenFile(path: string): Uint16Array | Uint32Array {
+  const r = new TokenFileReader(path);
+  try {
+    return r.readAll();
+  } finally {
+    r.close();
+  }
 }
 
 /**

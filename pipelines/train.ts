@@ -77,7 +77,7 @@ export const train = definePipeline({
     seed: { type: 'int', min: 0, description: 'seed of initialization, batches and dropout (default 0)' },
     backend: { type: 'string', choices: BACKEND_NAMES, description: 'TensorFlow.js backend (default auto)' },
     maxMinutes: { type: 'number', min: 0, description: 'wall-clock budget of this invocation; stops cleanly with a checkpoint' },
-    fitToBudget: { type: 'boolean', description: 'leaderboard mode: time the first warm-up steps, then fit max_steps (a cap) to --max-minutes so the cosine schedule ends with the budget' },
+    fitToBudget: { type: 'boolean', description: 'leaderboard mode: time the warm-up, then fit max_steps (a cap) to --max-minutes so the cosine schedule ends with the budget' },
     out: { type: 'string', short: 'o', placeholder: 'DIR', description: 'run directory (new or empty)' },
     stopAtStep: { type: 'int', min: 0, description: 'pause after this step (checkpointed; --resume continues the same schedule)' },
   },

@@ -7,7 +7,6 @@
 import type { DataType, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 
 // Shape arithmetic lives with the broadcasting helpers; re-exported for the native kernels.
-export { normAxis, sizeOf, stridesOf } from '../backend/broadcast.ts';
 
 /** The backend object kernels receive. */
 export interface CpuBackendLike {

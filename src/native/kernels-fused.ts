@@ -8,7 +8,8 @@
 import type { TensorInfo } from '@tensorflow/tfjs';
 import type { NativeAddon } from './addon.ts';
 import type { CpuBackendLike, KernelArgs, NativeKernel } from './cpu-data.ts';
-import { f32Values, i32Values, sizeOf } from './cpu-data.ts';
+import { f32Values, i32Values } from './cpu-data.ts';
+import { sizeOf } from '../backend/broadcast.ts';
 
 /** Kernel names (registered for the 'native' backend only). */
 export const FUSED_KERNELS = {
@@ -40,6 +41,15 @@ function needI32(backend: CpuBackendLike, t: TensorInfo | undefined, what: strin
   const v = i32Values(backend, t);
   if (!v) throw new Error(`native fused kernel: ${what} must be an int32 tensor on the native backend`);
   return v;
+}
+
+/** Sizes of attention over q (..., Tq, dh), k (..., Tk, dh), v (..., Tk, dv); bh = the leading dims' product. */
+function attentionDims(q: TensorInfo | undefined, k: TensorInfo | undefined, v: TensorInfo | undefined): { qs: number[]; bh: number; tq: number; tk: number; dh: number; dv: number } {
+  const qs = shapeOf(q);
+  const ks = shapeOf(k);
+  const vs = shapeOf(v);
+  const r = qs.length;
+  return { qs, bh: sizeOf(qs.slice(0, -2)), tq: qs[r - 2], dh: qs[r - 1], tk: ks[r - 2], dv: vs[r - 1] };
 }
 
 function shapeOf(t: TensorInfo | undefined): number[] {
@@ -95,12 +105,7 @@ export function fusedKernels(addon: NativeAddon): Record<string, NativeKernel> {
     // q (..., Tq, dh), k (..., Tk, dh), v (..., Tk, dv) → [o (..., Tq, dv), lse (..., Tq)]
     [FUSED_KERNELS.attention]: (args) => {
       const { q, k, v } = args.inputs;
-      const qs = shapeOf(q);
-      const ks = shapeOf(k);
-      const vs = shapeOf(v);
-      const r = qs.length;
-      const [tq, dh, tk, dv] = [qs[r - 2], qs[r - 1], ks[r - 2], vs[r - 1]];
-      const bh = sizeOf(qs.slice(0, -2));
+      const { qs, bh, tq, tk, dh, dv } = attentionDims(q, k, v);
       const o = new Float32Array(bh * tq * dv);
       const lse = new Float32Array(bh * tq);
       addon.attentionForward(need(args.backend, q, 'q'), need(args.backend, k, 'k'), need(args.backend, v, 'v'), o, lse,
@@ -113,12 +118,7 @@ export function fusedKernels(addon: NativeAddon): Record<string, NativeKernel> {
     // q, k, v, o, lse, dy → [dq, dk, dv]
     [FUSED_KERNELS.attentionGrad]: (args) => {
       const { q, k, v, o, lse, dy } = args.inputs;
-      const qs = shapeOf(q);
-      const ks = shapeOf(k);
-      const vs = shapeOf(v);
-      const r = qs.length;
-      const [tq, dh, tk, dv] = [qs[r - 2], qs[r - 1], ks[r - 2], vs[r - 1]];
-      const bh = sizeOf(qs.slice(0, -2));
+      const { qs, bh, tq, tk, dh, dv } = attentionDims(q, k, v);
       const dq = new Float32Array(bh * tq * dh);
       const dk = new Float32Array(bh * tk * dh);
       const dvv = new Float32Array(bh * tk * dv);
@@ -127,8 +127,8 @@ export function fusedKernels(addon: NativeAddon): Record<string, NativeKernel> {
         bh, tq, tk, dh, dv, num(args, 'scale'), num(args, 'causalOffset'));
       return [
         args.backend.makeTensorInfo(qs, 'float32', dq),
-        args.backend.makeTensorInfo(ks, 'float32', dk),
-        args.backend.makeTensorInfo(vs, 'float32', dvv),
+        args.backend.makeTensorInfo(shapeOf(k), 'float32', dk),
+        args.backend.makeTensorInfo(shapeOf(v), 'float32', dvv),
       ];
     },
     // logits (n, V), targets (n) int32 → [mean loss (scalar), lse (n)]

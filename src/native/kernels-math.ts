@@ -21,7 +21,8 @@ export const UNARY_OPS = {
 } as const;
 const REDUCE_OPS = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
 
-function binaryKernel(addon: NativeAddon, op: number, stock: KernelFunc): NativeKernel {
+/** A broadcasting float32 a ∘ b: arithmetic (float32 result) or comparison (bool result). */
+function broadcastKernel(addon: NativeAddon, op: number, stock: KernelFunc, compare: boolean): NativeKernel {
   return (args) => {
     const { a, b } = args.inputs;
     const av = f32Values(args.backend, a);
@@ -29,23 +30,15 @@ function binaryKernel(addon: NativeAddon, op: number, stock: KernelFunc): Native
     if (!a || !b || !av || !bv) return callStock(stock, args);
     const plan = planBroadcast(a.shape, b.shape);
     if (!plan) return callStock(stock, args);
-    const out = new Float32Array(sizeOf(plan.outShape));
+    const n = sizeOf(plan.outShape);
+    if (compare) {
+      const out = new Uint8Array(n);
+      addon.compare(op, av, bv, out, plan.dims, plan.aStrides, plan.bStrides);
+      return args.backend.makeTensorInfo(plan.outShape, 'bool', out);
+    }
+    const out = new Float32Array(n);
     addon.binary(op, av, bv, out, plan.dims, plan.aStrides, plan.bStrides);
     return args.backend.makeTensorInfo(plan.outShape, 'float32', out);
-  };
-}
-
-function compareKernel(addon: NativeAddon, op: number, stock: KernelFunc): NativeKernel {
-  return (args) => {
-    const { a, b } = args.inputs;
-    const av = f32Values(args.backend, a);
-    const bv = f32Values(args.backend, b);
-    if (!a || !b || !av || !bv) return callStock(stock, args);
-    const plan = planBroadcast(a.shape, b.shape);
-    if (!plan) return callStock(stock, args);
-    const out = new Uint8Array(sizeOf(plan.outShape));
-    addon.compare(op, av, bv, out, plan.dims, plan.aStrides, plan.bStrides);
-    return args.backend.makeTensorInfo(plan.outShape, 'bool', out);
   };
 }
 
@@ -217,8 +210,8 @@ export function mathKernels(addon: NativeAddon): Record<string, (stock: KernelFu
     Max: (s) => reduceKernel(addon, REDUCE_OPS.Max, 'reductionIndices', s),
     Min: (s) => reduceKernel(addon, REDUCE_OPS.Min, 'axis', s),
   };
-  for (const [name, op] of Object.entries(BINARY_OPS)) table[name] = (s) => binaryKernel(addon, op, s);
-  for (const [name, op] of Object.entries(COMPARE_OPS)) table[name] = (s) => compareKernel(addon, op, s);
+  for (const [name, op] of Object.entries(BINARY_OPS)) table[name] = (s) => broadcastKernel(addon, op, s, false);
+  for (const [name, op] of Object.entries(COMPARE_OPS)) table[name] = (s) => broadcastKernel(addon, op, s, true);
   for (const [name, op] of Object.entries(UNARY_OPS)) table[name] = (s) => unaryKernel(addon, op, s);
   return table;
 }

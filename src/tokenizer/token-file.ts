@@ -90,13 +90,13 @@ function firstInvalid(ids: ArrayLike<number>, limit: number): number {
 
 /**
  * The ids as little-endian bytes of `dtype`, checking that each is a valid
- * id (vocabSize Infinity: no check). Typed arrays hold integers ≥ 0 already, so
+ * id (unless `check` is false). Typed arrays hold integers ≥ 0 already, so
  * only the upper bound is checked, in a loop specialised to the array type:
  * the writer runs on the main thread beside the encode workers, and the
  * generic check cost ~1 ms per MB of text there.
  */
-function toBytes(ids: ArrayLike<number>, dtype: TokenDtype, vocabSize: number): Uint8Array {
-  const bad = vocabSize === Infinity ? -1 : ids instanceof Uint16Array ? (vocabSize >= 0x10000 ? -1 : firstAtLeast16(ids, vocabSize))
+function toBytes(ids: ArrayLike<number>, dtype: TokenDtype, vocabSize: number, check: boolean): Uint8Array {
+  const bad = !check ? -1 : ids instanceof Uint16Array ? (vocabSize >= 0x10000 ? -1 : firstAtLeast16(ids, vocabSize))
     : ids instanceof Uint32Array ? firstAtLeast32(ids, vocabSize)
       : firstInvalid(ids, vocabSize);
   if (bad >= 0) {
@@ -168,7 +168,7 @@ export class TokenFileWriter {
     if (this.done) throw new Error('TokenFileWriter: write after close');
     this.sourceBytes += sourceBytes;
     if (ids.length === 0) return;
-    const bytes = toBytes(ids, this.dtype, fromEncoder ? Infinity : this.info.vocabSize);
+    const bytes = toBytes(ids, this.dtype, this.info.vocabSize, !fromEncoder);
     this.tokens += ids.length;
     if (this.fd !== null) {
       let off = 0;

@@ -163,7 +163,8 @@ export async function runTraining(given: TrainConfig, resume: boolean, hooks: Ru
 
     const sessionStart = performance.now();
     const elapsedBefore = state.elapsed_s;
-    const elapsed = (): number => elapsedBefore + (performance.now() - sessionStart) / 1000;
+    const sessionSeconds = (): number => (performance.now() - sessionStart) / 1000;
+    const elapsed = (): number => elapsedBefore + sessionSeconds();
     const budgetS = config.max_minutes === null ? Infinity : config.max_minutes * 60;
     let lastCheckpoint = resume ? state.step : -1;
     let stepSeconds = 0;
@@ -185,7 +186,7 @@ export async function runTraining(given: TrainConfig, resume: boolean, hooks: Ru
       await new Promise<void>((resolve) => { setImmediate(resolve); });
       if (hooks.signal?.aborted) { stopped = 'interrupted'; break; }
       if (hooks.stopAtStep !== undefined && state.step >= hooks.stopAtStep) { stopped = 'stop_at_step'; break; }
-      if ((performance.now() - sessionStart) / 1000 + stepSeconds > budgetS) { stopped = 'max_minutes'; break; }
+      if (sessionSeconds() + stepSeconds > budgetS) { stopped = 'max_minutes'; break; }
 
       const step = state.step + 1;
       const lr = cosineLr(state.step, config.lr, config.min_lr, config.warmup_steps, config.max_steps);
@@ -218,7 +219,7 @@ export async function runTraining(given: TrainConfig, resume: boolean, hooks: Ru
       };
       // Evaluation depends on the step only (not on pauses), so a resumed run logs what a straight one does;
       // a run about to stop at its wall-clock budget also evaluates its last step, so it ends with a val_loss.
-      const budgetEnds = (performance.now() - sessionStart) / 1000 + stepSeconds > budgetS;
+      const budgetEnds = sessionSeconds() + stepSeconds > budgetS;
       if (val && (step % config.eval_interval === 0 || step === config.max_steps || budgetEnds)) {
         const evalStart = performance.now();
         const v = (await evaluate(model, val, config.batch_size, config.eval_batches)).loss;
@@ -231,7 +232,7 @@ export async function runTraining(given: TrainConfig, resume: boolean, hooks: Ru
           await saveBestCheckpoint(join(out, 'best'), model, snapshot());
         }
       }
-      const refit = fitter?.stepDone(step, performance.now(), config, budgetS - (performance.now() - sessionStart) / 1000, val !== null);
+      const refit = fitter?.stepDone(step, performance.now(), config, budgetS - sessionSeconds(), val !== null);
       if (refit) {
         config = { ...config, max_steps: refit.maxSteps, fit_to_budget: false };
         writeFileAtomic(join(out, TRAIN_CONFIG_FILE), `${JSON.stringify(trainConfigToJson(config), null, 2)}\n`);
