@@ -113,8 +113,9 @@ test('a divergence seen while training stops the trainer, which checkpoints its 
   assert.equal(outcome.stoppedBecause, 'stop here');
   // The trainer handles SIGTERM after its current step: a clean stop with a checkpoint of that step.
   assert.equal(outcome.signal, null, 'stopped by SIGTERM, not killed');
-  assert.equal(outcome.code, 0, outcome.error ?? '');
+  assert.equal(outcome.code, 143, outcome.error ?? '');
   assert.equal(outcome.summary?.stopped, 'interrupted');
+  assert.equal(outcome.summary?.interrupted, 'SIGTERM');
   const step = outcome.summary?.step as number;
   assert.ok(step >= 3 && step < 100000, `stopped at step ${step}`);
   assert.equal(checkpointStep(out), step);

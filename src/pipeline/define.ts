@@ -7,12 +7,14 @@
  *   const p = definePipeline({ name, description, stages, options, run });
  *   await runIfMain(p, import.meta.url);
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UserError, isUserError } from './errors.ts';
 import { ProgressReporter } from './progress.ts';
+import { bindNegativeNumbers, exitCodeFor, superviseUnderTsx, watchSupervisor } from './interrupt.ts';
+import type { StopSignal } from './interrupt.ts';
 import { nearest } from '../util/nearest.ts';
 import { peakRssMb } from '../util/memory.ts';
 
@@ -98,8 +100,9 @@ export interface PipelineSpec<O extends OptionSpecs, R extends object> {
   positional?: keyof O & string;
   /**
    * True when `run` watches `ctx.signal` and stops cleanly (e.g. saving a
-   * checkpoint) on Ctrl-C; a second Ctrl-C still exits at once. Otherwise
-   * Ctrl-C exits at once, and atomic writes leave the previous output intact.
+   * checkpoint) on SIGINT/SIGTERM; the summary is still printed and the exit
+   * status is 130/143; a second signal exits at once. Otherwise a signal exits
+   * at once, and atomic writes leave the previous output intact. See interrupt.ts.
    */
   gracefulInterrupt?: boolean;
   /** Cross-option validation; throw UserError. */
@@ -127,7 +130,27 @@ export function flagName(key: string): string {
 const COMMON: OptionSpecs = {
   quiet: { type: 'boolean', description: 'no progress output on stderr' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
+  version: { type: 'boolean', description: 'print the lmpipe version' },
 };
+
+/**
+ * How to run a pipeline file on the running Node: plain `node` where it strips
+ * TypeScript types by default (Node >= 22.18), else `npx tsx`.
+ */
+export function launcher(): string {
+  const features = process.features as { typescript?: string | false };
+  return typeof features.typescript === 'string' && features.typescript !== '' ? 'node' : 'npx tsx';
+}
+
+let versionCache: string | null = null;
+/** lmpipe's version, from package.json. */
+export function packageVersion(): string {
+  if (versionCache === null) {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    versionCache = pkg.version ?? 'unknown';
+  }
+  return versionCache;
+}
 
 /** Declares a pipeline. */
 export function definePipeline<O extends OptionSpecs, R extends object>(spec: PipelineSpec<O, R>): Pipeline<O, R> {
@@ -136,7 +159,7 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
 
   const help = (): string => {
     const pos = spec.positional ? ` [${(all[spec.positional] as StringListOption).placeholder ?? 'ARG'}...]` : '';
-    const lines = [`${spec.name}: ${spec.description}`, '', `usage: node pipelines/${spec.name}.ts${pos} [options]`, '', 'stages:'];
+    const lines = [`${spec.name}: ${spec.description}`, '', `usage: ${launcher()} pipelines/${spec.name}.ts${pos} [options]`, '', 'stages:'];
     for (const s of spec.stages) lines.push(`  ${s.name.padEnd(18)} ${s.description}`);
     lines.push('', 'options:');
     for (const [k, o] of Object.entries(all)) {
@@ -170,7 +193,7 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
     }
     let parsed: ReturnType<typeof parseArgs>;
     try {
-      parsed = parseArgs({ args: [...argv], options: config, strict: true, allowPositionals: spec.positional !== undefined } as Parameters<typeof parseArgs>[0]);
+      parsed = parseArgs({ args: bindNegativeNumbers(argv, (f) => { const k = keyByFlag.get(f); return k !== undefined && all[k].type !== 'boolean'; }), options: config, strict: true, allowPositionals: spec.positional !== undefined } as Parameters<typeof parseArgs>[0]);
     } catch (e) {
       throw new UserError(explainParseError((e as Error).message, [...keyByFlag.keys()]));
     }
@@ -244,28 +267,38 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
     let summaryToStderr = false;
     const warnings: string[] = [];
     const controller = new AbortController();
-    let interrupts = 0;
+    let stopSignal: StopSignal | null = null;
     let firstInterrupt = 0;
-    const onSignal = (): void => {
+    const onSignal = (signal: StopSignal): void => {
       // A terminal's Ctrl-C can arrive twice at once (to the process group, and relayed by a
-      // wrapper such as tsx): only a second Ctrl-C a moment later means "quit now".
+      // wrapper such as npm or tsx): only a second signal a moment later means "quit now".
       const now = Date.now();
-      if (interrupts > 0 && now - firstInterrupt < 1000) return;
-      if (interrupts === 0) firstInterrupt = now;
-      interrupts++;
+      if (stopSignal !== null && now - firstInterrupt < 1000) return;
+      const again = stopSignal !== null;
+      if (!again) { stopSignal = signal; firstInterrupt = now; }
       controller.abort();
-      if (!spec.gracefulInterrupt || interrupts > 1) {
-        process.stderr.write(`\n${spec.name}: interrupted; no partial output was left under the final name\n`);
-        process.exit(130);
+      if (!spec.gracefulInterrupt || again) {
+        process.stderr.write(`\n${spec.name}: interrupted (${signal}); no partial output was left under the final name\n`);
+        process.exit(exitCodeFor(stopSignal ?? signal));
       }
-      process.stderr.write(`\n${spec.name}: stopping after the current step (Ctrl-C again to quit now)\n`);
+      process.stderr.write(`\n${spec.name}: ${signal}: stopping after the current step (send it again to quit now)\n`);
     };
+    const onInt = (): void => onSignal('SIGINT');
+    const onTerm = (): void => onSignal('SIGTERM');
     // A closed downstream (`| head`) is a normal end for a shell pipeline, not a crash.
     const onPipeError = (e: NodeJS.ErrnoException): void => { if (e.code === 'EPIPE') process.exit(0); };
     process.stdout.on('error', onPipeError);
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const stopWatch = watchSupervisor(() => {
+      process.stderr.write(`\n${spec.name}: the launcher (tsx) exited\n`);
+      onSignal('SIGTERM');
+    });
     try {
+      if (argv.includes('--version')) {
+        process.stdout.write(`lmpipe ${packageVersion()} (${spec.name}; node ${process.version})\n`);
+        return 0;
+      }
       const opts = parse(argv);
       if (opts === 'help') {
         process.stdout.write(`${help()}\n`);
@@ -279,30 +312,34 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
         claimStdout: () => { summaryToStderr = true; },
         signal: controller.signal,
       });
+      // A graceful stop on a signal still reports what was finished, but exits 130/143.
+      const interrupted: StopSignal | null = stopSignal;
       const summary = {
         pipeline: spec.name,
-        ok: true,
+        ok: interrupted === null,
+        ...(interrupted !== null ? { interrupted } : {}),
         ...result,
         ...(warnings.length ? { warnings } : {}),
         wall_s: round3((performance.now() - t0) / 1000),
         peak_rss_mb: round3(peakRssMb()),
       };
       (summaryToStderr ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
-      return 0;
+      return interrupted === null ? 0 : exitCodeFor(interrupted);
     } catch (e) {
       if (isUserError(e)) {
         process.stderr.write(`${spec.name}: error: ${e.message}\n`);
         return 2;
       }
-      if (controller.signal.aborted) {
-        process.stderr.write(`${spec.name}: interrupted; no partial output was left under the final name\n`);
-        return 130;
+      if (stopSignal !== null) {
+        process.stderr.write(`${spec.name}: interrupted (${stopSignal}); no partial output was left under the final name\n`);
+        return exitCodeFor(stopSignal);
       }
       process.stderr.write(`${spec.name}: internal error: ${(e as Error).stack ?? String(e)}\n`);
       return 1;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stopWatch();
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
     }
   };
 
@@ -336,7 +373,7 @@ export async function runIfMain<O extends OptionSpecs, R extends object>(p: Pipe
     same = false;
   }
   if (!same) return;
-  const code = await p.main();
+  const code = await (superviseUnderTsx(entry, process.argv.slice(2)) ?? p.main());
   process.exitCode = code;
   if (code !== 0) process.exit(code);
 }

@@ -219,7 +219,8 @@ async function executeRun(ctx: Ctx, run: PlannedRun): Promise<RunOutcome> {
   if (outcome.stoppedBecause !== null) {
     status = 'diverged';
     reason = outcome.stoppedBecause;
-  } else if (outcome.code === 0) {
+  } else if (outcome.code === 0 || (outcome.code !== null && [130, 143].includes(outcome.code) && outcome.summary?.stopped === 'interrupted')) {
+    // 130/143 with a summary: the trainer stopped cleanly on a signal and checkpointed.
     status = statusOf(outcome.summary?.stopped);
     if (status !== 'interrupted') {
       const verdict = detectDivergence(readRunMetrics(run.dir), rule, true);
