@@ -16,7 +16,9 @@ import { formatQuantity } from '../src/pipeline/progress.ts';
 import { readSweepFile } from '../src/sweep/sweep-file.ts';
 import { planSweep } from '../src/sweep/plan.ts';
 import { checkDrift, runSweep } from '../src/sweep/runner.ts';
-import { lockSweep } from '../src/sweep/lock.ts';
+import { LOCK_FILE, lockSweep } from '../src/sweep/lock.ts';
+import { SWEEP_STATE_FILE } from '../src/sweep/state.ts';
+import { guardOutputs, visibleEntries } from '../src/util/output-guard.ts';
 import { readSweepState } from '../src/sweep/state.ts';
 import { bestRun } from '../src/sweep/report.ts';
 import { writeSweepReport } from '../src/sweep/write-report.ts';
@@ -44,7 +46,7 @@ export const sweep = definePipeline({
   examples: [
     'npx tsx pipelines/sweep.ts --config sweeps/lr.json',
     'npx tsx pipelines/sweep.ts --config sweeps/lr.json --dry-run',
-    'npx tsx pipelines/sweep.ts --config sweeps/arch.json --backend native --parallel 2',
+    'npx tsx pipelines/sweep.ts --config sweeps/post-norm.json --backend native --parallel 2',
   ],
   validate(o) {
     if (o.dryRun && o.reportOnly) throw new UserError('--dry-run and --report-only exclude each other; give one');
@@ -63,6 +65,13 @@ export const sweep = definePipeline({
       return { sweep: spec.name, out: plan.out, dry_run: true, runs: runsList };
     }
 
+    // OUT is a sweep directory (or new); no run directory may hold its data, since a run
+    // that never checkpointed is deleted and started again.
+    guardOutputs([
+      { path: plan.out, flag: '--out', type: 'dir', what: 'sweep directory', previous: notASweepDir },
+      ...plan.runs.map((r) => ({ path: r.dir, flag: '--out', type: 'dir' as const, what: `run directory of ${r.name}` })),
+    ], plan.runs.flatMap((r) => [r.config.train_data, ...(r.config.val_data ? [r.config.val_data] : [])]).map((p) => ({ path: p, what: 'training data' })),
+    { log: (m) => ctx.log(m) });
     const release = lockSweep(plan.out);
     try {
       checkDrift(plan);
@@ -118,5 +127,11 @@ export const sweep = definePipeline({
     }
   },
 });
+
+/** Why existing directory `dir` is not a sweep directory (null when it is: it has sweep.json, its state or its lock). */
+function notASweepDir(dir: string): string | null {
+  const names = visibleEntries(dir);
+  return ['sweep.json', SWEEP_STATE_FILE, LOCK_FILE].some((n) => names.includes(n)) ? null : `it has no sweep.json or ${SWEEP_STATE_FILE}`;
+}
 
 await runIfMain(sweep, import.meta.url);

@@ -15,8 +15,11 @@ import { BACKEND_NAMES, selectBackend } from '../src/backend/select.ts';
 import type { BackendName } from '../src/backend/select.ts';
 import { countParameters } from '../src/model/params.ts';
 import { formatQuantity } from '../src/pipeline/progress.ts';
-import { TRAIN_CONFIG_FILE, runTraining } from '../src/train/run.ts';
-import { mergeRaw, readTrainConfigFile, resolveTrainConfig } from '../src/train/train-config.ts';
+import { TRAIN_CONFIG_FILE, checkpointStep, runTraining } from '../src/train/run.ts';
+import { checkDataTokenizer } from '../src/train/tokenizer-check.ts';
+import { defaultedModelKeys, mergeRaw, readTrainConfigFile, resolveTrainConfig } from '../src/train/train-config.ts';
+import { checkMemory, checkTrainingData, modelLine } from '../src/train/preflight.ts';
+import { recordedTokenData } from '../src/train/checkpoint.ts';
 import type { RawTrainConfig } from '../src/train/train-config.ts';
 
 /** `--betas 0.9,0.95` → [0.9, 0.95]. */
@@ -82,10 +85,10 @@ export const train = definePipeline({
     stopAtStep: { type: 'int', min: 0, description: 'pause after this step (checkpointed; --resume continues the same schedule)' },
   },
   examples: [
-    'npx tsx pipelines/train.ts --config runs/tinystories.json',
+    'npx tsx pipelines/train.ts --config runs/tinystories-15min.json',
     'npx tsx pipelines/train.ts --train-data out/data/train.bin --val-data out/data/valid.bin --model \'{"vocab_size":10000,"d_model":256,"num_layers":4,"num_heads":8}\' --max-steps 2000 --out out/run1',
     'npx tsx pipelines/train.ts --resume out/run1 --max-steps 4000',
-    'npx tsx pipelines/train.ts --config runs/tinystories.json --max-minutes 90 --fit-to-budget --max-steps 1000000',
+    'npx tsx pipelines/train.ts --config runs/tinystories-15min.json --max-minutes 90 --fit-to-budget --max-steps 1000000',
   ],
   validate(o) {
     if (!o.config && !o.resume && !o.trainData) throw new UserError('give --config FILE, --resume RUN, or at least --train-data, --max-steps and --out (see --help)');
@@ -113,11 +116,19 @@ export const train = definePipeline({
       raw = mergeRaw(fileRaw, flagRaw);
     }
     const config = resolveTrainConfig(raw, source);
+    // Before anything is allocated: data ids, paths, then (with the backend known) memory (preflight.ts).
+    checkTrainingData(config, o.resume ? recordedTokenData(o.resume) : null);
+    // The data and the tokenizer recorded for generate must be one tokenizer (tokenizer-identity.ts).
+    const tokenizerHash = checkDataTokenizer(config, (m) => ctx.warn(m));
     const backend = await selectBackend(config.backend as BackendName);
+    const memory = checkMemory(config.model, { batchSize: config.batch_size, backend: backend.name });
     const params = countParameters(config.model);
     const budget = config.max_minutes === null ? '' : config.fit_to_budget ? ` at most, fitted to ${config.max_minutes} min during warm-up` : ` or ${config.max_minutes} min, whichever comes first`;
-    ctx.log(`model: ${formatQuantity(params, 'items')} parameters, backend ${backend.name}; ${config.max_steps} steps of ${config.batch_size}×${config.model.context_length} tokens${budget} → ${config.out}`);
-    const task = ctx.progress.task('train', 'steps', config.max_steps);
+    ctx.log(`${modelLine(config.model, memory, config.batch_size, backend.name, o.resume ? [] : defaultedModelKeys(raw))}; ${config.max_steps} steps of ${config.batch_size}×${config.model.context_length} tokens${budget} → ${config.out}`);
+    if (memory.warning) ctx.warn(memory.warning);
+    // A resumed run's rate counts only this session's steps.
+    const resumedAt = o.resume !== undefined ? checkpointStep(config.out) ?? 0 : 0;
+    const task = ctx.progress.task('train', 'steps', config.max_steps, resumedAt);
     // With a time budget the bar's total is the step the budget will reach
     // at the current pace (capped at max_steps), so the ETA is the real one.
     const budgetS = config.max_minutes === null ? null : config.max_minutes * 60;
@@ -140,7 +151,7 @@ export const train = definePipeline({
       },
     });
     task.stop();
-    return { ...summary, parameters: params, backend: backend.name };
+    return { ...summary, parameters: params, backend: backend.name, tokenizer_hash: tokenizerHash };
   },
 });
 
