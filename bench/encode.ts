@@ -28,7 +28,7 @@ import { ParallelEncoder, unitBytesFor } from '../src/tokenizer/bpe-encode-paral
 import { TokenFileReader, TokenFileWriter } from '../src/tokenizer/token-file.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { resolveInputs } from '../src/stream/read.ts';
-import { sharedPath } from '../src/util/shared-data.ts';
+import { fixturePath, sharedPath } from '../src/util/shared-data.ts';
 import { peakRssMb } from '../src/util/memory.ts';
 
 const EOT = '<|endoftext|>';
@@ -46,8 +46,8 @@ const log = (s: string): void => {
 };
 function loadTokenizer(): Tokenizer {
   return Tokenizer.fromFiles(
-    sharedPath('conformance/cs336/fixtures/text/gpt2_vocab.json'),
-    sharedPath('conformance/cs336/fixtures/text/gpt2_merges.txt'),
+    fixturePath('cs336', 'fixtures', 'text', 'gpt2_vocab.json'),
+    fixturePath('cs336', 'fixtures', 'text', 'gpt2_merges.txt'),
     [EOT],
   );
 }

@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { sharedPath } from '../src/util/shared-data.ts';
+import { fixturePath, sharedPath } from '../src/util/shared-data.ts';
 import { peakRssMb } from '../src/util/memory.ts';
 
 interface ChildResult {
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   const repeat = repIdx > 0 ? Number(process.argv[repIdx + 1]) : 1;
   const books = sharedPath('corpora', 'books.txt');
   const tiny = sharedPath('corpora', 'tinystories.txt');
-  const corpusEn = sharedPath('conformance', 'cs336', 'fixtures', 'text', 'corpus.en');
+  const corpusEn = fixturePath('cs336', 'fixtures', 'text', 'corpus.en');
   const result: Record<string, unknown> = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version } };
 
   // 1. Head-to-head: books.txt, vocab 30,000, no special tokens.

@@ -35,9 +35,10 @@ import type { MetricsRecord } from '../src/train/metrics.ts';
 import { FileTokenSource } from '../src/train/token-source.ts';
 import { Rng } from '../src/util/rng.ts';
 import type { RngState } from '../src/util/rng.ts';
+import { sharedPath } from '../src/util/shared-data.ts';
 
 const TORCH_PYTHON = '/usr/bin/python3';
-const CORPUS = '/work/shared/corpora/tinystories.txt';
+const CORPUS = sharedPath('corpora', 'tinystories.txt');
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** The parity run's training config (model small enough for ~1 minute per system on 2 cores). */

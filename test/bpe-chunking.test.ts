@@ -14,7 +14,8 @@ import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
 import { trainBpe } from '../src/tokenizer/bpe-train.ts';
 import { PretokenTable, countChunk, emptyCountStats } from '../src/tokenizer/pretoken-count.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
-import { sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { fixturePath } from '../src/util/shared-data.ts';
+import { sotuText } from './helpers/sotu.ts';
 import { rng } from './tokenizer-helpers.ts';
 
 /** Oracle: leftmost-longest split on specials, then the regex on each piece. */
@@ -159,10 +160,13 @@ function rechunk(data: Buffer, chunkBytes: number, specials: string[], pushSize:
   return chunks;
 }
 
-test('rechunked text: parts concatenate to the input and counts equal whole-text counts', (t) => {
-  const path = sharedFileOrSkip('conformance', 'cs336', 'corpora', 'owt_valid_sample.txt');
-  if (!path) { t.skip('shared corpus missing'); return; }
-  const data = readFileSync(path);
+test('rechunked text: parts concatenate to the input and counts equal whole-text counts', () => {
+  // Real text: 150 KB of State of the Union addresses (npm) and the CS336
+  // text fixtures (short stories with newlines, German).
+  const data = Buffer.concat([
+    Buffer.from(sotuText({ maxBytes: 150_000, skipAddresses: 150 })),
+    ...['tinystories_sample.txt', 'german.txt', 'address.txt'].map((f) => readFileSync(fixturePath('cs336', 'fixtures', 'text', f))),
+  ]);
   const whole = countAll([{ buf: data, length: data.length }], ['<|endoftext|>']);
   for (const [chunkBytes, pushSize] of [[4096, 1000], [1 << 15, 1 << 16], [999, 7]] as const) {
     const chunks = rechunk(data, chunkBytes, ['<|endoftext|>'], pushSize);

@@ -15,7 +15,7 @@ import {
 } from '../src/tokenizer/tokenizer-files.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
 import { UserError } from '../src/pipeline/errors.ts';
-import { sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { fixturePath } from '../src/util/shared-data.ts';
 
 const EOT = '<|endoftext|>';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -39,12 +39,13 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
   return d;
 }
 
+/** A CS336 text fixture (fixtures/cs336/fixtures/text/NAME). */
+const textFixture = (name: string): string => fixturePath('cs336', 'fixtures', 'text', name);
+
 let trained: TokenizerData | null = null;
-async function corpusEnTokenizer(): Promise<TokenizerData | null> {
-  const input = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'corpus.en');
-  if (!input) return null;
+async function corpusEnTokenizer(): Promise<TokenizerData> {
   if (!trained) {
-    const r = await trainBpe({ input, vocabSize: 500, specialTokens: [EOT] });
+    const r = await trainBpe({ input: textFixture('corpus.en'), vocabSize: 500, specialTokens: [EOT] });
     trained = { vocab: r.vocab, merges: r.merges, specialTokens: r.specialTokens };
   }
   return trained;
@@ -52,9 +53,8 @@ async function corpusEnTokenizer(): Promise<TokenizerData | null> {
 
 test('vocab.json and merges.txt equal the CS336 reference files; reading them back round-trips', async (t) => {
   const data = await corpusEnTokenizer();
-  const refVocab = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'train-bpe-reference-vocab.json');
-  const refMerges = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'train-bpe-reference-merges.txt');
-  if (!data || !refVocab || !refMerges) { t.skip('shared fixtures missing'); return; }
+  const refVocab = textFixture('train-bpe-reference-vocab.json');
+  const refMerges = textFixture('train-bpe-reference-merges.txt');
   const dir = join(tempDir(t), 'tok');
   const meta = await writeTokenizerDir(dir, data, { note: 'test' });
   // The reference numbers the 256 bytes in GPT-2 table order, we by byte value
@@ -68,7 +68,7 @@ test('vocab.json and merges.txt equal the CS336 reference files; reading them ba
   assert.deepEqual(lines(join(dir, 'merges.txt')), lines(refMerges));
   assert.deepEqual(meta.specialTokens, [{ token: EOT, id: 0 }]);
   assert.equal(meta.vocabSize, 500);
-  assert.match(meta.contentHash, /^sha256:[0-9a-f]{64}$/);
+  assert.match(meta.tokenizerHash, /^sha256:[0-9a-f]{64}$/);
 
   const dirRead = readTokenizerDir(dir);
   assert.deepEqual(dirRead.specialTokens, [{ token: EOT, id: 0 }]);
@@ -127,7 +127,6 @@ function naiveEncode(text: string, data: TokenizerData): number[] {
 
 test('tokenizer.json loads in HuggingFace tokenizers and encodes like our merges', async (t) => {
   const data = await corpusEnTokenizer();
-  if (!data) { t.skip('shared fixtures missing'); return; }
   const dir = join(tempDir(t), 'tok');
   await writeTokenizerDir(dir, data);
   const hf = tokenizers.Tokenizer.fromFile(join(dir, 'tokenizer.json'));
@@ -145,9 +144,8 @@ test('tokenizer.json loads in HuggingFace tokenizers and encodes like our merges
 });
 
 test('GPT-2 vocab.json + merges.txt: read, and malformed merges are reported with their line', async (t) => {
-  const vocabPath = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'gpt2_vocab.json');
-  const mergesPath = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'gpt2_merges.txt');
-  if (!vocabPath || !mergesPath) { t.skip('shared fixtures missing'); return; }
+  const vocabPath = textFixture('gpt2_vocab.json');
+  const mergesPath = textFixture('gpt2_merges.txt');
   const { vocab, merges } = expand(readGpt2Files(vocabPath, mergesPath));
   assert.equal(vocab.size, 50257);
   assert.equal(merges.length, 50000);
@@ -163,7 +161,6 @@ test('GPT-2 vocab.json + merges.txt: read, and malformed merges are reported wit
 
 test('writing replaces an existing tokenizer only on success and leaves no temporaries', async (t) => {
   const data = await corpusEnTokenizer();
-  if (!data) { t.skip('shared fixtures missing'); return; }
   const parent = tempDir(t);
   const dir = join(parent, 'tok');
   await writeTokenizerDir(dir, data, { run: 1 });

@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { trainBpePipeline } from '../pipelines/train-bpe.ts';
 import { readTokenizerDir } from '../src/tokenizer/tokenizer-files.ts';
 import { UserError } from '../src/pipeline/errors.ts';
-import { sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { fixturePath } from '../src/util/shared-data.ts';
 
 test('train-bpe writes a readable tokenizer and reports the run', async (t) => {
-  const input = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'corpus.en');
-  if (!input) { t.skip('shared fixture missing'); return; }
+  const input = fixturePath('cs336', 'fixtures', 'text', 'corpus.en');
   const dir = mkdtempSync(join(tmpdir(), 'lmpipe-train-bpe-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'tok');

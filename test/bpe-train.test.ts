@@ -2,22 +2,27 @@
  * BPE training against independent oracles: the CS336 reference merges and
  * vocab, a naive trainer written here (regex pretokenization, full recount
  * every merge, Python-style max), and invariance under workers/chunk sizes.
+ * Corpus text: the State of the Union addresses from npm (test/helpers/sotu.ts).
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { trainBpe, type TrainBpeResult } from '../src/tokenizer/bpe-train.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
 import { UserError } from '../src/pipeline/errors.ts';
-import { sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { fixturePath } from '../src/util/shared-data.ts';
+import { sotuText, writeSotu } from './helpers/sotu.ts';
 
 const EOT = '<|endoftext|>';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const tmp = mkdtempSync(join(tmpdir(), 'lmpipe-bpe-train-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
-test('corpus.en, vocab 500: merges equal the CS336 reference in order, vocab equal as sets', async (t) => {
-  const input = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'corpus.en');
-  const refPath = sharedFileOrSkip('conformance', 'cs336', 'bpe', 'train_bpe_reference.json');
-  if (!input || !refPath) { t.skip('shared fixtures missing'); return; }
+test('corpus.en, vocab 500: merges equal the CS336 reference in order, vocab equal as sets', async () => {
+  const input = fixturePath('cs336', 'fixtures', 'text', 'corpus.en');
+  const refPath = fixturePath('cs336', 'bpe', 'train_bpe_reference.json');
   const ref = JSON.parse(readFileSync(refPath, 'utf8')) as { vocab: Record<string, string>; merges: [string, string][] };
   const r = await trainBpe({ input, vocabSize: 500, specialTokens: [EOT] });
   assert.deepEqual(r.merges.map(([a, b]) => [hex(a), hex(b)]), ref.merges);
@@ -25,11 +30,9 @@ test('corpus.en, vocab 500: merges equal the CS336 reference in order, vocab equ
   assert.deepEqual(new Set([...r.vocab.keys()].map(String)), new Set(Object.keys(ref.vocab)));
   assert.deepEqual(new Set([...r.vocab.values()].map(hex)), new Set(Object.values(ref.vocab)));
   // The text fixture and its merges.txt spelling agree as well.
-  const mergesTxt = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'train-bpe-reference-merges.txt');
-  if (mergesTxt) {
-    const lines = readFileSync(mergesTxt, 'utf8').split('\n').filter((l) => l.length > 0);
-    assert.equal(lines.length, r.merges.length);
-  }
+  const mergesTxt = fixturePath('cs336', 'fixtures', 'text', 'train-bpe-reference-merges.txt');
+  const lines = readFileSync(mergesTxt, 'utf8').split('\n').filter((l) => l.length > 0);
+  assert.equal(lines.length, r.merges.length);
 });
 
 test('vocab ids: special tokens first, then the 256 bytes, then merges in order', async () => {
@@ -83,18 +86,8 @@ function naiveTrain(text: string, specials: string[], numMerges: number): Array<
 
 const latin1 = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
 
-function tinystoriesPrefix(bytes: number): Buffer | null {
-  const path = sharedFileOrSkip('corpora', 'tinystories.txt');
-  if (!path) return null;
-  const all = readFileSync(path);
-  let end = Math.min(bytes, all.length);
-  while (end < all.length && (all[end] & 0xc0) === 0x80) end++;
-  return all.subarray(0, end);
-}
-
-test('equals a naive reference trainer on 300 KB of TinyStories (vocab 600)', async (t) => {
-  const data = tinystoriesPrefix(300_000);
-  if (!data) { t.skip('shared corpus missing'); return; }
+test('equals a naive reference trainer on 300 KB of State of the Union addresses (vocab 600)', async () => {
+  const data = Buffer.from(sotuText({ maxBytes: 300_000 }));
   const expected = naiveTrain(data.toString('utf8'), [EOT], 600 - 257);
   const r = await trainBpe({ input: data, vocabSize: 600, specialTokens: [EOT], workers: 0 });
   assert.deepEqual(r.merges.map(([a, b]) => [latin1(a), latin1(b)]), expected);
@@ -116,15 +109,16 @@ test('equals the naive trainer on text with ties, invalid UTF-8, specials and od
   assert.deepEqual(r.merges.slice(0, 5).map(([a, b]) => [latin1(a), latin1(b)]), valid);
 });
 
-test('no learned token contains "<|" on text with many <|endoftext|>', async (t) => {
-  const data = tinystoriesPrefix(1_000_000);
-  if (!data) { t.skip('shared corpus missing'); return; }
+test('no learned token contains "<|" on text with many <|endoftext|>', async () => {
+  // 1 MB in documents of at least 1,000 characters (cut at sentence ends): over 800 separators.
+  const data = Buffer.from(sotuText({ maxBytes: 1_000_000, docChars: 1000 }));
   const r = await trainBpe({ input: data, vocabSize: 1000, specialTokens: [EOT], workers: 0 });
   for (const [id, bytes] of r.vocab) {
     if (id === 0) continue;
     assert.ok(!Buffer.from(bytes).includes('<|'), `token ${id} ${JSON.stringify(Buffer.from(bytes).toString())}`);
   }
   const docs = data.toString('utf8').split(EOT).filter((p) => p.length > 0).length;
+  assert.ok(docs > 800, `${docs} documents`);
   assert.equal(r.stats.documents, docs);
 });
 
@@ -138,9 +132,9 @@ function fingerprint(r: TrainBpeResult): string {
   });
 }
 
-test('identical results for 0, 1, 2 and 4 workers and for different chunk sizes', async (t) => {
-  const path = sharedFileOrSkip('corpora', 'tinystories.txt');
-  if (!path) { t.skip('shared corpus missing'); return; }
+test('identical results for 0, 1, 2 and 4 workers and for different chunk sizes', async () => {
+  // 2.9 MB (the size of the shared tinystories.txt) in documents of about 2,000 characters.
+  const path = writeSotu(join(tmp, 'sotu-2.9mb.txt'), { maxBytes: 2_900_000, docChars: 2000 });
   const base = await trainBpe({ input: path, vocabSize: 700, specialTokens: [EOT], workers: 0, chunkBytes: 8 << 20 });
   assert.equal(base.stats.chunks, 1);
   const docs = readFileSync(path, 'utf8').split(EOT).filter((p) => p.length > 0).length;
@@ -153,14 +147,13 @@ test('identical results for 0, 1, 2 and 4 workers and for different chunk sizes'
   }
 });
 
-test('several input files: each is its own text, same as training on the parts as streams', async (t) => {
-  const a = sharedFileOrSkip('conformance', 'cs336', 'fixtures', 'text', 'corpus.en');
-  const b = sharedFileOrSkip('conformance', 'cs336', 'corpora', 'owt_valid_sample.txt');
-  if (!a || !b) { t.skip('shared fixtures missing'); return; }
+test('several input files: each is its own text, same as training on the parts as streams', async () => {
+  const a = fixturePath('cs336', 'fixtures', 'text', 'corpus.en');
+  const b = writeSotu(join(tmp, 'sotu-150kb.txt'), { maxBytes: 150_000, skipAddresses: 200 });
   const files = await trainBpe({ input: [a, b], vocabSize: 400, specialTokens: [EOT], workers: 0, chunkBytes: 32 << 10 });
   async function* parts(): AsyncGenerator<{ data: Uint8Array; last: boolean }> {
-    yield { data: readFileSync(a as string), last: true };
-    const bb = readFileSync(b as string);
+    yield { data: readFileSync(a), last: true };
+    const bb = readFileSync(b);
     for (let i = 0; i < bb.length; i += 1000) yield { data: bb.subarray(i, i + 1000), last: i + 1000 >= bb.length };
   }
   const streamed = await trainBpe({ input: parts(), vocabSize: 400, specialTokens: [EOT], workers: 0 });

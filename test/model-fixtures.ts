@@ -1,13 +1,17 @@
 /**
  * Test helper: loads CS336 conformance tensors (raw little-endian files
- * described by tensors/manifest.json) from the shared folder; null when the
- * shared folder is absent (tests skip, except in CI where it throws).
+ * described by tensors/manifest.json). The v2025 snapshots and inputs, the
+ * AdamW inputs and literal_cases.json are in the repository
+ * (fixtures/cs336/); the v2024 tensors (the 2024 upstream repository states
+ * no license) are read from ../shared only, for extra tests that are left
+ * out when it is absent (see hasV2024Fixtures).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Tensor } from '@tensorflow/tfjs';
-import { sharedFileOrSkip, sharedPath } from '../src/util/shared-data.ts';
+import { fixturePath, sharedFileOrSkip, sharedPath } from '../src/util/shared-data.ts';
 
 export interface FixtureTensor {
   shape: number[];
@@ -23,18 +27,46 @@ interface ManifestEntry {
   arrays?: Record<string, ManifestEntry>;
 }
 
-let manifest: Record<string, Record<string, ManifestEntry>> | null | undefined;
+type Manifest = Record<string, Record<string, ManifestEntry>>;
+interface TensorSource { dir: string; manifest: Manifest }
 
-function loadManifest(): Record<string, Record<string, ManifestEntry>> | null {
-  if (manifest === undefined) {
-    const p = sharedFileOrSkip('conformance', 'cs336', 'tensors', 'manifest.json');
-    manifest = p ? JSON.parse(readFileSync(p, 'utf8')) as Record<string, Record<string, ManifestEntry>> : null;
+let repoSource: TensorSource | undefined;
+let sharedSource: TensorSource | null | undefined;
+
+/** The group's tensors: v2024 from ../shared (null when absent), every other group from fixtures/cs336/tensors. */
+function sourceOf(group: string): TensorSource | null {
+  if (group !== 'v2024') {
+    if (!repoSource) {
+      const dir = fixturePath('cs336', 'tensors');
+      repoSource = { dir, manifest: JSON.parse(readFileSync(fixturePath('cs336', 'tensors', 'manifest.json'), 'utf8')) as Manifest };
+    }
+    return repoSource;
   }
-  return manifest;
+  if (sharedSource === undefined) {
+    const p = sharedFileOrSkip('conformance', 'cs336', 'tensors', 'manifest.json');
+    sharedSource = p ? { dir: sharedPath('conformance', 'cs336', 'tensors'), manifest: JSON.parse(readFileSync(p, 'utf8')) as Manifest } : null;
+  }
+  return sharedSource;
 }
 
-function readEntry(e: ManifestEntry): FixtureTensor {
-  const buf = readFileSync(sharedPath('conformance', 'cs336', 'tensors', e.file));
+/**
+ * Whether the v2024 tensors are available (../shared present). Register the
+ * v2024 extra tests only when true; with CI=true a missing shared folder throws.
+ */
+export function hasV2024Fixtures(): boolean {
+  return sourceOf('v2024') !== null;
+}
+
+function entryOf(group: string, name: string): { dir: string; e: ManifestEntry } {
+  const src = sourceOf(group);
+  if (!src) throw new Error(`CS336 ${group} fixtures are only in ../shared (not found); check hasV2024Fixtures() first`);
+  const e = src.manifest[group]?.[name];
+  if (!e) throw new Error(`no fixture ${group}/${name} in manifest.json`);
+  return { dir: src.dir, e };
+}
+
+function readEntry(dir: string, e: ManifestEntry): FixtureTensor {
+  const buf = readFileSync(join(dir, e.file));
   const bytes = new Uint8Array(buf.byteLength);
   bytes.set(buf);
   const data = e.dtype === 'float32' ? new Float32Array(bytes.buffer)
@@ -42,30 +74,24 @@ function readEntry(e: ManifestEntry): FixtureTensor {
   return { shape: e.shape, dtype: e.dtype, data };
 }
 
-/** A plain tensor fixture, e.g. fixture('v2024', 'in_features'). */
-export function fixture(group: string, name: string): FixtureTensor | null {
-  const m = loadManifest();
-  if (!m) return null;
-  const e = m[group]?.[name];
-  if (!e) throw new Error(`no fixture ${group}/${name} in manifest.json`);
-  return readEntry(e.arrays ? e.arrays.array : e);
+/** A plain tensor fixture, e.g. fixture('v2025_inputs', 'q'); a v2024 one throws unless hasV2024Fixtures(). */
+export function fixture(group: string, name: string): FixtureTensor {
+  const { dir, e } = entryOf(group, name);
+  return readEntry(dir, e.arrays ? e.arrays.array : e);
 }
 
 /** A state-dict fixture: every tensor by key. */
-export function stateDict(group: string, name: string): Map<string, FixtureTensor> | null {
-  const m = loadManifest();
-  if (!m) return null;
-  const e = m[group]?.[name];
-  if (!e?.tensors) throw new Error(`no state dict ${group}/${name} in manifest.json`);
+export function stateDict(group: string, name: string): Map<string, FixtureTensor> {
+  const { dir, e } = entryOf(group, name);
+  if (!e.tensors) throw new Error(`${group}/${name} is not a state dict in manifest.json`);
   const out = new Map<string, FixtureTensor>();
-  for (const [k, v] of Object.entries(e.tensors)) out.set(k, readEntry(v));
+  for (const [k, v] of Object.entries(e.tensors)) out.set(k, readEntry(dir, v));
   return out;
 }
 
-/** The §4 literal cases (softmax, cross-entropy, GELU, SiLU, ...). */
-export function literalCases(): Record<string, Record<string, unknown>> | null {
-  const p = sharedFileOrSkip('conformance', 'cs336', 'literal_cases.json');
-  return p ? JSON.parse(readFileSync(p, 'utf8')) as Record<string, Record<string, unknown>> : null;
+/** The §4 literal cases (softmax, cross-entropy, GELU, SiLU, ...), from fixtures/cs336. */
+export function literalCases(): Record<string, Record<string, unknown>> {
+  return JSON.parse(readFileSync(fixturePath('cs336', 'literal_cases.json'), 'utf8')) as Record<string, Record<string, unknown>>;
 }
 
 /**

@@ -1,14 +1,16 @@
 /**
  * The byte scanner must split exactly like the GPT-2 regex (the spec):
  * property tests over generated strings, invalid UTF-8 against TextDecoder,
- * and the shared corpora.
+ * and real text: the CS336 text fixtures and the State of the Union addresses
+ * (npm) on every checkout, the shared corpora as extras when ../shared exists.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { pretokenizeBytes, scanPretokens, type ScanCounters } from '../src/tokenizer/pretokenizer.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
-import { sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { fixturePath, sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { sotuText } from './helpers/sotu.ts';
 import { rng } from './tokenizer-helpers.ts';
 
 const PIECES = [
@@ -128,16 +130,24 @@ test('scanPretokens resumes exactly when its output array fills up', () => {
   assert.deepEqual(lens, whole);
 });
 
-for (const [name, parts] of [
-  ['corpus.en', ['conformance', 'cs336', 'fixtures', 'text', 'corpus.en']],
-  ['tinystories.txt', ['corpora', 'tinystories.txt']],
-  ['owt_valid_sample.txt', ['conformance', 'cs336', 'corpora', 'owt_valid_sample.txt']],
-  ['books.txt (first 3 MB)', ['corpora', 'books.txt']],
+const textFixture = (name: string) => (): Buffer => readFileSync(fixturePath('cs336', 'fixtures', 'text', name));
+/** Extras: read from ../shared when it exists (otherwise the test is left out). */
+const sharedText = (...parts: string[]): (() => Buffer) | null => {
+  const path = sharedFileOrSkip(...parts);
+  return path ? () => readFileSync(path) : null;
+};
+
+for (const [name, read] of [
+  ['corpus.en', textFixture('corpus.en')],
+  ['tinystories_sample.txt, address.txt and german.txt', () => Buffer.concat(['tinystories_sample.txt', 'address.txt', 'german.txt'].map((f) => textFixture(f)()))],
+  ['the State of the Union addresses (first 3 MB)', () => Buffer.from(sotuText({ maxBytes: 3_000_000 }))],
+  ['tinystories.txt (shared)', sharedText('corpora', 'tinystories.txt')],
+  ['owt_valid_sample.txt (shared)', sharedText('conformance', 'cs336', 'corpora', 'owt_valid_sample.txt')],
+  ['books.txt (shared, first 3 MB)', sharedText('corpora', 'books.txt')],
 ] as const) {
-  test(`scanner equals the regex on ${name}`, (t) => {
-    const path = sharedFileOrSkip(...parts);
-    if (!path) { t.skip('shared file missing'); return; }
-    let buf = readFileSync(path);
+  if (!read) continue;
+  test(`scanner equals the regex on ${name}`, () => {
+    let buf = read();
     if (buf.length > 3_000_000) {
       let cut = 3_000_000;
       while ((buf[cut] & 0xc0) === 0x80) cut++;

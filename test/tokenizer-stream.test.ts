@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,13 +16,12 @@ import { trainBpe } from '../src/tokenizer/bpe-train.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { readInputs, resolveInputs } from '../src/stream/read.ts';
 import { Rng } from '../src/util/rng.ts';
-import { sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { fixturePath } from '../src/util/shared-data.ts';
+import { sotuText } from './helpers/sotu.ts';
 
 const EOT = '<|endoftext|>';
-const vocabPath = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_vocab.json');
-const mergesPath = sharedFileOrSkip('conformance/cs336/fixtures/text/gpt2_merges.txt');
-const tinyPath = sharedFileOrSkip('corpora/tinystories.txt');
-const skip = vocabPath === null || mergesPath === null ? 'GPT-2 fixture files not found' : false;
+const vocabPath = fixturePath('cs336', 'fixtures', 'text', 'gpt2_vocab.json');
+const mergesPath = fixturePath('cs336', 'fixtures', 'text', 'gpt2_merges.txt');
 const tmp = mkdtempSync(join(tmpdir(), 'lmpipe-stream-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -58,8 +57,8 @@ function splitBytes(b: Uint8Array, rng: Rng, maxLen: number): Uint8Array[] {
   return out;
 }
 
-describe('streaming and parallel encoding', { skip }, () => {
-  const tok = skip ? (null as unknown as Tokenizer) : Tokenizer.fromFiles(vocabPath as string, mergesPath as string, [EOT, `${EOT}${EOT}`, '<sp ace>']);
+describe('streaming and parallel encoding', () => {
+  const tok = Tokenizer.fromFiles(vocabPath, mergesPath, [EOT, `${EOT}${EOT}`, '<sp ace>']);
 
   it('ids do not depend on how the input is split into pieces (strings and bytes)', () => {
     const rng = new Rng(3);
@@ -105,7 +104,7 @@ describe('streaming and parallel encoding', { skip }, () => {
 
   it('bounded heap while streaming 24 MB (child process with --expose-gc)', () => {
     const child = fileURLToPath(new URL('./tokenizer-heap-child.ts', import.meta.url));
-    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', child, vocabPath as string, mergesPath as string, '24'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', child, vocabPath, mergesPath, '24'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const { samples, tokens } = JSON.parse(r.stdout) as { samples: number[]; tokens: number };
     assert.ok(tokens > 3_000_000, `tokens ${tokens}`);
@@ -119,7 +118,7 @@ describe('streaming and parallel encoding', { skip }, () => {
     const rng = new Rng(9);
     const a = join(tmp, 'a.txt');
     const b = join(tmp, 'b.txt');
-    const textA = (tinyPath ? readFileSync(tinyPath, 'utf8').slice(0, 400_000) : '') + mixedText(rng, 20_000);
+    const textA = sotuText({ maxBytes: 400_000 }) + mixedText(rng, 20_000);
     const textB = mixedText(rng, 5_000);
     writeFileSync(a, textA);
     writeFileSync(b, textB);

@@ -1,25 +1,32 @@
 /**
- * Test helpers for the training tests: CS336 conformance files from the
- * shared folder (null when absent, so tests skip; CI=true makes it throw)
- * and numpy-style allclose.
+ * Test helpers for the training tests: CS336 conformance files (in the
+ * repository under fixtures/cs336; the v2024 tensors only in ../shared, as
+ * extras) and numpy-style allclose.
  */
 import { readFileSync } from 'node:fs';
-import { sharedFileOrSkip } from '../src/util/shared-data.ts';
+import { fixturePath, sharedFileOrSkip } from '../src/util/shared-data.ts';
 
-/** A raw little-endian float32 tensor file under conformance/cs336/tensors. */
-export function float32Fixture(...parts: string[]): Float32Array | null {
-  const p = sharedFileOrSkip('conformance', 'cs336', 'tensors', ...parts);
-  if (!p) return null;
-  const buf = readFileSync(p);
+function readFloat32(path: string): Float32Array {
+  const buf = readFileSync(path);
   const copy = new Uint8Array(buf.byteLength);
   copy.set(buf);
   return new Float32Array(copy.buffer);
 }
 
-/** literal_cases.json, or null when the shared folder is absent. */
-export function literalCases(): Record<string, Record<string, unknown>> | null {
-  const p = sharedFileOrSkip('conformance', 'cs336', 'literal_cases.json');
-  return p ? JSON.parse(readFileSync(p, 'utf8')) as Record<string, Record<string, unknown>> : null;
+/** A raw little-endian float32 tensor file under fixtures/cs336/tensors (e.g. 'adamw', 'W0.bin'). */
+export function float32Fixture(...parts: string[]): Float32Array {
+  return readFloat32(fixturePath('cs336', 'tensors', ...parts));
+}
+
+/** Extras: a float32 tensor file under ../shared/conformance/cs336/tensors (the v2024 ones), or null when absent. */
+export function sharedFloat32Fixture(...parts: string[]): Float32Array | null {
+  const p = sharedFileOrSkip('conformance', 'cs336', 'tensors', ...parts);
+  return p ? readFloat32(p) : null;
+}
+
+/** literal_cases.json from fixtures/cs336. */
+export function literalCases(): Record<string, Record<string, unknown>> {
+  return JSON.parse(readFileSync(fixturePath('cs336', 'literal_cases.json'), 'utf8')) as Record<string, Record<string, unknown>>;
 }
 
 /** numpy assert_allclose: null when |a−e| <= atol + rtol·|e| everywhere, else the worst offender. */
