@@ -1,6 +1,6 @@
 /**
  * Benchmark: tfjs stock cpu kernels vs lmpipe's replacements
- * (src/backend/cpu-kernels.ts), in the same process, as ratios:
+ * (src/backends/cpu/kernels.ts), in the same process, as ratios:
  *   - one kernel at a time on Transformer-shaped inputs;
  *   - a whole training step (forward + backward of the mean cross-entropy)
  *     and a forward pass of a small RoPE/SwiGLU model.
@@ -10,8 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Tensor } from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend/select.ts';
-import { installCpuKernels, uninstallCpuKernels } from '../src/backend/cpu-kernels.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import { installCpuKernels, uninstallCpuKernels } from '../src/backends/cpu/kernels.ts';
 import { resolveModelConfig } from '../src/model/config.ts';
 import { TransformerLM } from '../src/model/model.ts';
 import { ops } from '../src/model/ops.ts';

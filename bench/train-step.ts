@@ -12,6 +12,10 @@
  * native kernels, the fused model ops and the one-pass AdamW update.
  *
  *   npx tsx bench/train-step.ts [--steps 3] [--configs S,tinystories[,demo]] [--no-torch] [--no-cpu] [--threads N]
+ *     [--isa baseline|avx2]
+ *
+ * `--isa` runs the native kernels of that instruction set (default: the
+ * best this CPU has), e.g. to measure what AVX2 buys.
  *
  * Human-readable lines go to stderr, one JSON object to stdout.
  */
@@ -20,10 +24,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { resolveModelConfig } from '../src/model/config.ts';
 import type { ModelConfig } from '../src/model/config.ts';
-import { DEFAULT_OPS, overrideOps } from '../src/model/ops.ts';
 import { TransformerLM } from '../src/model/model.ts';
-import { selectBackend } from '../src/backend/select.ts';
-import { registerNativeBackend } from '../src/native/backend.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import { registerNativeBackend } from '../src/backends/native/register.ts';
+import type { NativeIsa } from '../src/backends/native/addon.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import type { Batch } from '../src/train/batch-sampler.ts';
 import { trainStep } from '../src/train/train-step.ts';
@@ -119,8 +123,12 @@ async function main(): Promise<void> {
       'no-torch': { type: 'boolean', default: false },
       'no-cpu': { type: 'boolean', default: false },
       threads: { type: 'string' },
+      isa: { type: 'string' },
     },
   });
+  const isaArg = values.isa;
+  if (isaArg !== undefined && isaArg !== 'baseline' && isaArg !== 'avx2') throw new Error(`--isa ${isaArg}: choose baseline or avx2`);
+  const isa: NativeIsa | undefined = isaArg;
   const steps = Number(values.steps);
   const threads = values.threads ? Number(values.threads) : 2;
   const names = values.configs.split(',').filter((n) => n in CONFIGS);
@@ -134,8 +142,8 @@ async function main(): Promise<void> {
   };
   measureSgemm();
 
-  const info = registerNativeBackend({ threads });
-  log(`native backend: ${info.isa} kernels, ${info.threads} threads, gemm ${info.gemm}, ${info.openblasConfig}`);
+  const info = registerNativeBackend({ threads, isa });
+  log(`native backend: ${info.isa} kernels, ${info.threads} threads, ${info.openblasConfig}`);
 
   const results: Record<string, unknown> = {};
   for (const name of names) {
@@ -145,17 +153,12 @@ async function main(): Promise<void> {
     log(`\n== ${name}: vocab ${c.vocab_size}, context ${c.context_length}, d_model ${c.d_model}, layers ${c.num_layers}, heads ${c.num_heads}, d_ff ${c.d_ff}, batch ${BATCH} (${(fpt * tokens / 1e9).toFixed(1)} GFLOP/step)`);
     const runs: StepRun[] = [];
 
-    await selectBackend('native'); // registered above with `threads`; this installs the fused ops and AdamW
+    await selectBackend('native'); // registered above with `threads` and `isa`; this installs the fused ops and AdamW
     runs.push(await lmpipeSteps('lmpipe native', c, steps, 1));
 
     if (name === 'S' && !values['no-cpu']) {
-      const restoreDefault = overrideOps(DEFAULT_OPS);
-      try {
-        await selectBackend('cpu');
-        runs.push(await lmpipeSteps('lmpipe tfjs-cpu', c, 1, 0));
-      } finally {
-        restoreDefault();
-      }
+      await selectBackend('cpu'); // the plain ops and AdamW
+      runs.push(await lmpipeSteps('lmpipe tfjs-cpu', c, 1, 0));
     }
 
     if (!values['no-torch']) {

@@ -12,10 +12,11 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import type { Tensor } from '@tensorflow/tfjs';
-import { activateWebGPU } from '../src/backend/webgpu.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import { setupWebGPU } from '../src/backends/webgpu/setup.ts';
 import { DEFAULT_OPS } from '../src/model/ops.ts';
 import { RopeTables } from '../src/model/rope.ts';
-import * as fused from '../src/webgpu/fused-ops.ts';
+import * as fused from '../src/backends/webgpu/fused-ops.ts';
 
 const SHAPES: Record<string, { B: number; T: number; D: number; H: number; V: number }> = {
   S: { B: 16, T: 256, D: 256, H: 8, V: 10000 },
@@ -75,7 +76,8 @@ async function main(): Promise<void> {
   const s = SHAPES[values.shape];
   if (!s) throw new Error(`unknown --shape ${values.shape}; choose ${Object.keys(SHAPES).join(', ')}`);
   const reps = Number(values.reps);
-  const gpu = await activateWebGPU({ fused: false });
+  await selectBackend('webgpu');
+  const gpu = await setupWebGPU(); // the adapter selectBackend found (memoized)
   log(`webgpu adapter: ${[gpu.adapter.vendor, gpu.adapter.architecture, gpu.adapter.device].filter(Boolean).join(' / ')}; shape ${values.shape} ${JSON.stringify(s)}`);
   const { B, T, D, H, V } = s;
   const dh = D / H;

@@ -1,9 +1,11 @@
 /**
  * Training throughput on the webgpu backend: tokens/s of full training
  * steps (lmpipe's `trainStep`: forward, mean cross-entropy, backward, global
- * gradient clipping, AdamW) with the fused WGSL primitives and, in the same
- * run, with tfjs's generic WebGPU kernels (the ratio is the fused kernels'
- * gain), optionally also on the tfjs cpu backend. Model FLOPs per step are
+ * gradient clipping, AdamW) as `--backend webgpu` trains (variant `fused`:
+ * the fused WGSL primitives and one-pass AdamW) and, in the same run, with
+ * tfjs's generic WebGPU kernels only (variant `plain`: the plain ops and
+ * AdamW; the ratio is the fused kernels' gain), optionally also on the tfjs
+ * cpu backend. Model FLOPs per step are
  * 3 × the forward matmul FLOPs of src/accounting (the handout's count); the
  * utilisation is reported against --peak-tflops when given (H200 dense
  * fp32: ~67 TFLOP/s by NVIDIA's datasheet).
@@ -22,17 +24,18 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { forwardFlops } from '../src/accounting/flops.ts';
-import { selectBackend } from '../src/backend/select.ts';
-import { activateWebGPU } from '../src/backend/webgpu.ts';
-import { webgpuErrors } from '../src/backend/webgpu-patches.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import { setupWebGPU } from '../src/backends/webgpu/setup.ts';
+import { DEFAULT_OPS, overrideOps } from '../src/model/ops.ts';
+import { webgpuErrors } from '../src/backends/webgpu/patches.ts';
 import { resolveModelConfig } from '../src/model/config.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { TransformerLM } from '../src/model/model.ts';
-import { AdamW } from '../src/train/adamw.ts';
+import { AdamW, plainAdamWUpdate, setAdamWUpdate } from '../src/train/adamw.ts';
 import type { Batch } from '../src/train/batch-sampler.ts';
 import { trainStep } from '../src/train/train-step.ts';
 import { Rng } from '../src/util/rng.ts';
-import { wgslCompileErrors } from '../src/webgpu/dispatch.ts';
+import { wgslCompileErrors } from '../src/backends/webgpu/dispatch.ts';
 
 interface BenchConfig {
   model: ModelConfig;
@@ -130,7 +133,8 @@ async function main(): Promise<void> {
   const names = values.configs.split(',').filter((n) => n in CONFIGS);
   if (names.length === 0) throw new Error(`no known config in --configs ${values.configs}; choose from ${Object.keys(CONFIGS).join(', ')}`);
 
-  const gpu = await activateWebGPU();
+  await selectBackend('webgpu');
+  const gpu = await setupWebGPU(); // the adapter selectBackend found (memoized)
   const adapter = { ...gpu.adapter, software: gpu.software, featureLevel: gpu.featureLevel };
   log(`webgpu adapter: ${[gpu.adapter.vendor, gpu.adapter.architecture, gpu.adapter.device, gpu.adapter.description].filter(Boolean).join(' / ')}${gpu.software ? ` (software: ${gpu.software})` : ''}`);
   const limits = (tf.backend() as unknown as { device: { limits: Record<string, number> } }).device.limits;
@@ -149,7 +153,12 @@ async function main(): Promise<void> {
     log(`\n== ${name}: vocab ${m.vocab_size}, context ${m.context_length}, d_model ${m.d_model}, layers ${m.num_layers}, heads ${m.num_heads}, d_ff ${m.d_ff}, batch ${c.batch} (${(flopsPerStep / 1e9).toFixed(1)} GFLOP/step)`);
     const runs: Run[] = [];
     for (const variant of variants) {
-      await activateWebGPU({ fused: variant === 'fused' });
+      await selectBackend('webgpu');
+      if (variant === 'plain') {
+        // tfjs's generic kernels only: the backend's fused ops and AdamW taken out again.
+        overrideOps(DEFAULT_OPS);
+        setAdamWUpdate(plainAdamWUpdate);
+      }
       runs.push(await timeSteps(`webgpu ${variant}`, c, steps, warmup, flopsPerStep, peak));
     }
     if (values.cpu) {

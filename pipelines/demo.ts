@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { writeFileAtomic } from '../src/util/atomic.ts';
+import { guardOutputs, listSome, visibleEntries } from '../src/util/output-guard.ts';
+import { resolveInputs } from '../src/stream/read.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -80,6 +82,9 @@ export const demo = definePipeline({
     const dataDir = join(o.out, 'data');
     const tokDir = join(o.out, 'tokenizer');
     const runDir = join(o.out, 'run');
+    // The demo owns --out (it deletes run/ on a rerun): never the corpus's directory, nor someone else's.
+    guardOutputs([{ path: o.out, flag: '--out', type: 'dir', what: 'demo directory', previous: notADemoDir }],
+      (await resolveInputs(corpus)).map((f) => ({ path: f.path, what: '--corpus' })), { log });
     const t0 = performance.now();
     const quiet = ctx.progress.mode === 'off' ? ['--quiet'] : [];
 
@@ -134,5 +139,11 @@ export const demo = definePipeline({
     };
   },
 });
+
+/** Why existing directory `dir` is not a previous demo output (null when it is: only what the demo writes). */
+function notADemoDir(dir: string): string | null {
+  const others = visibleEntries(dir).filter((n) => !['data', 'tokenizer', 'run', 'train-config.json', 'curves.png', 'curves.svg'].includes(n));
+  return others.length === 0 ? null : `it holds ${listSome(others)}`;
+}
 
 await runIfMain(demo, import.meta.url);

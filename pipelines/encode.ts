@@ -8,14 +8,24 @@
  */
 import { cpus } from 'node:os';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
-import { formatDuration } from '../src/pipeline/progress.ts';
+import { formatDuration, formatQuantity } from '../src/pipeline/progress.ts';
 import { resolveInputs, totalSize } from '../src/stream/read.ts';
 import { ParallelEncoder, unitBytesFor } from '../src/tokenizer/bpe-encode-parallel.ts';
-import { TokenFileWriter } from '../src/tokenizer/token-file.ts';
+import { DEFAULT_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
+import { TokenFileWriter, notATokenFile, notATokenSidecar, sidecarPath } from '../src/tokenizer/token-file.ts';
+import { tokenizerInputs } from '../src/tokenizer/tokenizer-files.ts';
+import { guardOutputs } from '../src/util/output-guard.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 
 /** The Pile, for the time estimate in the summary. */
 const PILE_BYTES = 825e9;
+/**
+ * Below this much input the throughput is mostly start-up (JIT, the
+ * pretoken caches filling), not the steady state: extrapolated to the Pile
+ * it is off by several times (12 kB gave "5472h44m"), so the estimate is
+ * omitted.
+ */
+const PILE_ESTIMATE_MIN_BYTES = 4e6;
 
 export const encode = definePipeline({
   name: 'encode',
@@ -29,34 +39,55 @@ export const encode = definePipeline({
   options: {
     tokenizer: { type: 'string', required: true, short: 't', placeholder: 'DIR', description: 'tokenizer directory (vocab.json + merges.txt [+ lmpipe.json])' },
     input: { type: 'string', multiple: true, required: true, short: 'i', placeholder: 'GLOB', description: 'input text files (glob; repeatable; - for stdin); each file is encoded on its own' },
-    out: { type: 'string', required: true, short: 'o', placeholder: 'FILE', description: 'output token file (- for stdout: raw ids, no sidecar)' },
+    out: { type: 'string', required: true, short: 'o', placeholder: 'FILE', description: 'output token file (- for stdout: raw ids, no sidecar); must not be an input, and if it exists, be a token file' },
+    force: { type: 'boolean', description: 'replace an existing --out that is not a token file (an input is never overwritten)' },
     specialToken: { type: 'string', multiple: true, placeholder: 'T', description: 'extra special token, kept whole (repeatable; those in lmpipe.json are always used)' },
     workers: { type: 'int', default: Math.max(1, Math.min(8, cpus().length)), min: 0, max: 64, placeholder: 'N', description: 'worker threads (0: encode on the main thread)' },
+    maxPretokenMb: { type: 'number', default: DEFAULT_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest run without a place to cut held whole (a pretoken the merges may join anywhere, e.g. one repeated letter); a longer one stops with its file and offset. Encoding memory grows by about 40 bytes per byte of such a run' },
   },
   examples: [
     'npx tsx pipelines/encode.ts --tokenizer out/tok --input ../shared/corpora/tinystories.txt --out out/data/train.bin',
     "cat notes.txt | npx tsx pipelines/encode.ts -t out/tok -i - -o - --workers 0 > ids.u16",
   ],
   async run(o, ctx) {
-    const tok = Tokenizer.fromDir(o.tokenizer, o.specialToken);
     const files = await resolveInputs(o.input);
+    guardOutputs(o.out === '-' ? [] : [
+      { path: o.out, flag: '--out', type: 'file', what: 'token file', previous: notATokenFile },
+      { path: sidecarPath(o.out), flag: '--out', type: 'file', what: 'token file sidecar', previous: notATokenSidecar },
+    ], [...files.map((f) => ({ path: f.path, what: '--input' })), ...tokenizerInputs(o.tokenizer)],
+    { force: o.force, forceFlag: { flag: '--force', effect: 'it is replaced' }, log: (m) => ctx.log(m) });
+    const tok = Tokenizer.fromDir(o.tokenizer, o.specialToken);
     const total = totalSize(files);
     if (o.out === '-') ctx.claimStdout();
     const writer = new TokenFileWriter(o.out, { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens });
     const pool = new ParallelEncoder(tok.encoderSpec(), {
       workers: o.workers,
-      onForcedCut: (file, offset) => ctx.warn(`${file}: no safe place to cut near byte ${offset} (tens of MB without a pretoken boundary); the ids around it may differ from encoding the file whole`),
+      maxHeldBytes: Math.max(64, Math.round(o.maxPretokenMb * (1 << 20))),
     });
-    const task = ctx.progress.task('encode', 'bytes', total > 0 ? total : undefined);
-    const t0 = performance.now();
+    let t0 = performance.now();
     let bytes = 0;
     let tokens = 0;
+    // Where the second half of a known-size input began: the Pile estimate uses the rate after it.
+    let half: { t: number; bytes: number } | null = null;
     try {
+      if (o.workers > 0) {
+        // Each worker thread loads the code and the tokenizer's tables (a second or two):
+        // say so, and keep it out of the throughput (so out of the Pile estimate).
+        const plural = o.workers === 1 ? 'thread' : 'threads';
+        const starting = ctx.progress.task('start', 'items');
+        starting.update(0, `starting ${o.workers} worker ${plural} (each loads the tokenizer)`);
+        await pool.warmUp();
+        starting.update(0, `${o.workers} worker ${plural} ready`);
+        starting.stop();
+        t0 = performance.now();
+      }
+      const task = ctx.progress.task('encode', 'bytes', total > 0 ? total : undefined);
       for await (const unit of pool.encodeFiles(files, unitBytesFor(total, o.workers), { reuseIds: true })) {
         if (ctx.signal.aborted) throw new Error('interrupted');
         await writer.write(unit.ids, unit.bytes, true);
         bytes += unit.bytes;
         tokens += unit.ids.length;
+        if (half === null && total > 0 && bytes >= total / 2) half = { t: performance.now(), bytes };
         const s = (performance.now() - t0) / 1000;
         task.increment(unit.bytes, `${(tokens / 1e6).toFixed(2)} M tokens, ${s > 0 ? (tokens / s / 1e6).toFixed(2) : '?'} M tokens/s`);
       }
@@ -67,11 +98,16 @@ export const encode = definePipeline({
     } finally {
       await pool.close();
     }
+    const tEnd = performance.now();
     const meta = await writer.close();
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = (tEnd - t0) / 1000;
     if (tokens === 0) ctx.warn('the input holds no text: the token file is empty');
     const bytesPerSecond = seconds > 0 ? bytes / seconds : 0;
-    const pileSeconds = bytesPerSecond > 0 ? PILE_BYTES / bytesPerSecond : null;
+    // Steady state: the rate over the second half of the input (past the workers' JIT and
+    // cache warm-up), or over all of it after start-up when the size was unknown (stdin).
+    const steady = half !== null && bytes > half.bytes && tEnd > half.t ? (bytes - half.bytes) / ((tEnd - half.t) / 1000) : bytesPerSecond;
+    const pileSeconds = steady > 0 && bytes >= PILE_ESTIMATE_MIN_BYTES ? PILE_BYTES / steady : null;
+    if (pileSeconds === null && tokens > 0) ctx.log(`no pile_825gb_estimate: ${formatQuantity(bytes, 'bytes')} is too little input to measure a steady throughput (needs ${formatQuantity(PILE_ESTIMATE_MIN_BYTES, 'bytes')})`);
     return {
       out: o.out,
       files: files.length,

@@ -10,12 +10,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
-import { BACKEND_NAMES, selectBackend } from '../src/backend/select.ts';
-import type { BackendName } from '../src/backend/select.ts';
-import { loadCheckpoint } from '../src/model/checkpoint.ts';
+import { BACKEND_NAMES } from '../src/backends/registry.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import type { BackendName } from '../src/backends/registry.ts';
+import { loadCheckpoint, readCheckpointConfig } from '../src/model/checkpoint.ts';
 import { ops } from '../src/model/ops.ts';
 import { sequentialBatches, sequentialWindowCount } from '../src/train/batch-sampler.ts';
-import { FileTokenSource } from '../src/train/token-source.ts';
+import { FileTokenSource, checkTokenFile } from '../src/train/token-source.ts';
+import { recordedTokenData } from '../src/train/checkpoint.ts';
+import { checkMemory } from '../src/train/preflight.ts';
 import { firstOutOfVocab } from '../src/train/train-step.ts';
 
 export const evalPipeline = definePipeline({
@@ -37,6 +40,11 @@ export const evalPipeline = definePipeline({
   ],
   async run(o, ctx) {
     const backend = await selectBackend(o.backend as BackendName);
+    // Before the weights are loaded: the data's ids and tokenizer, then memory (src/train/preflight.ts).
+    const config = readCheckpointConfig(o.checkpoint);
+    checkTokenFile(o.data, '--data', config.vocab_size, { expected: recordedTokenData(o.checkpoint), minTokens: config.context_length + 1, fixedModel: `checkpoint ${o.checkpoint}` });
+    const memory = checkMemory(config, { batchSize: o.batchSize, backend: backend.name, training: false, batchKnob: '--batch-size', otherKnobs: null });
+    if (memory.warning) ctx.warn(memory.warning);
     const model = loadCheckpoint(o.checkpoint);
     const source = new FileTokenSource(o.data);
     try {
@@ -65,6 +73,9 @@ export const evalPipeline = definePipeline({
         loss.dispose();
         tokens += n;
         task.update(tokens, `loss ${(sum / tokens).toFixed(4)}`);
+        // loss.data() settles as a microtask on the CPU backends, so without this the loop
+        // never yields: no bar redraw (cli-progress draws on a timer) and no Ctrl-C until the end.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
       task.stop();
       const mean = sum / tokens;

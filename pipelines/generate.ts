@@ -8,12 +8,14 @@
  */
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
-import { BACKEND_NAMES, selectBackend } from '../src/backend/select.ts';
-import type { BackendName } from '../src/backend/select.ts';
+import { BACKEND_NAMES } from '../src/backends/registry.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import type { BackendName } from '../src/backends/registry.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { Rng } from '../src/util/rng.ts';
-import { loadCheckpoint } from '../src/model/checkpoint.ts';
-import { recordedTokenizer } from '../src/train/checkpoint.ts';
+import { loadCheckpoint, readCheckpointConfig } from '../src/model/checkpoint.ts';
+import { recordedTokenData, recordedTokenizer } from '../src/train/checkpoint.ts';
+import { checkDirectoryArg, checkTokenizerDir } from '../src/train/preflight.ts';
 import { StreamingTextDecoder, generateTokens } from '../src/train/generate.ts';
 
 export const generate = definePipeline({
@@ -43,8 +45,13 @@ export const generate = definePipeline({
   },
   async run(o, ctx) {
     await selectBackend(o.backend as BackendName);
+    readCheckpointConfig(o.checkpoint); // a directory with a valid config.json, before the tokenizer is looked for
     const tokDir = o.tokenizer ?? recordedTokenizer(o.checkpoint);
     if (!tokDir) throw new UserError(`no tokenizer recorded with ${o.checkpoint}; pass --tokenizer DIR`);
+    checkDirectoryArg(tokDir, o.tokenizer ? '--tokenizer' : `the tokenizer recorded with ${o.checkpoint},`, 'give the tokenizer directory (vocab.json + merges.txt) with --tokenizer');
+    // The tokenizer must be the one the training data was encoded with (the check eval and train share).
+    const recorded = recordedTokenData(o.checkpoint);
+    if (recorded) checkTokenizerDir(tokDir, recorded, 'pass the tokenizer the model was trained with as --tokenizer');
     const tokenizer = Tokenizer.fromDir(tokDir, [o.stopToken].filter((t) => t !== ''));
     const model = loadCheckpoint(o.checkpoint);
     try {

@@ -7,10 +7,9 @@
  */
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
-import { documentDraw, lastSeparatorEnd, splitDocuments } from '../src/stream/documents.ts';
-import { composeStages } from '../src/stream/compose.ts';
+import { documentDraw, documentEvents } from '../src/stream/documents.ts';
 import { readInputs, resolveInputs, totalSize } from '../src/stream/read.ts';
-import { rechunk, type WorkUnit } from '../src/stream/rechunk.ts';
+import type { StreamEncoder } from '../src/tokenizer/bpe-encode-stream.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 
 /** A token as shown to people: its bytes decoded (U+FFFD where they are not valid UTF-8 on their own). */
@@ -27,7 +26,7 @@ export const inspectTokenizer = definePipeline({
     { name: 'sample', description: 'encode a seeded uniform sample of --sample documents and measure bytes per token' },
   ],
   options: {
-    tokenizer: { type: 'string', required: true, short: 't', placeholder: 'DIR', description: 'tokenizer directory (vocab.json + merges.txt [+ lmpipe.json])' },
+    tokenizer: { type: 'string', required: true, short: 't', placeholder: 'DIR', description: 'tokenizer directory (vocab.json + merges.txt [+ lmpipe.json]), or a HuggingFace tokenizer.json' },
     sample: { type: 'string', multiple: true, placeholder: 'GLOB', description: 'text files to sample documents from (repeatable; - for stdin)' },
     separator: { type: 'string', default: '<|endoftext|>', placeholder: 'TOKEN', description: 'document separator in the sample files' },
     sampleMb: { type: 'number', default: 4, min: 0.001, placeholder: 'MB', description: 'about how much text to sample' },
@@ -54,7 +53,7 @@ export const inspectTokenizer = definePipeline({
 
     let sample = null;
     if (o.sample.length > 0) {
-      const files = await resolveInputs(o.sample);
+      const files = await resolveInputs(o.sample, process.cwd(), '--sample');
       const total = totalSize(files);
       const sep = Buffer.from(o.separator, 'utf8');
       // Each document is taken with the same probability, so the sample is uniform over documents.
@@ -63,18 +62,29 @@ export const inspectTokenizer = definePipeline({
       let documents = 0;
       let bytes = 0;
       let tokens = 0;
-      let index = 0;
-      const units = composeStages<WorkUnit>(readInputs(files), [rechunk({ findCut: (b) => lastSeparatorEnd(b, sep) })]);
-      for await (const u of units) {
-        for (const doc of splitDocuments(u.data, sep)) {
-          if (doc.length === 0 || documentDraw(o.seed, index++) >= p) continue;
-          documents++;
-          bytes += doc.length;
-          tokens += tok.encodeToIds(doc).length;
-          if (total < 0 && bytes >= o.sampleMb * 1e6) break;
+      // Sampled documents are encoded as they stream in, so none is held whole.
+      let encoder: StreamEncoder | null = null;
+      let where = '';
+      const count = (ids: Uint32Array | null): void => { tokens += ids?.length ?? 0; };
+      const events = documentEvents(readInputs(files), sep, (n) => task.increment(n, `${documents} documents sampled`));
+      try {
+        for await (const ev of events) {
+          if (ev.kind === 'start') {
+            encoder = documentDraw(o.seed, ev.index) < p ? tok.streamEncoder(1 << 20) : null;
+            where = `${ev.file === '-' ? 'stdin' : ev.file}, the document at byte ${ev.offset}`;
+            if (encoder) documents++;
+          } else if (encoder && ev.kind === 'data') {
+            bytes += ev.data.length;
+            count(encoder.push(ev.data));
+          } else if (encoder && ev.kind === 'end') {
+            count(encoder.finish());
+            encoder = null;
+            if (total < 0 && bytes >= o.sampleMb * 1e6) break;
+          }
         }
-        task.increment(u.data.length, `${documents} documents sampled`);
-        if (total < 0 && bytes >= o.sampleMb * 1e6) break;
+      } catch (e) {
+        if (e instanceof UserError && encoder) throw new UserError(`${where}: ${e.message}`);
+        throw e;
       }
       task.stop();
       if (documents === 0) ctx.warn('no document was sampled (empty input?)');

@@ -6,11 +6,13 @@
  *
  *   npx tsx pipelines/plot.ts out/run-a out/run-b --out curves.png
  */
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import type { OptionSpecs } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { writeFileAtomic } from '../src/util/atomic.ts';
+import { guardOutputs } from '../src/util/output-guard.ts';
 import { learningCurveSpec } from '../src/plot/learning-curves.ts';
 import { svgToPng, vegaLiteToSvg } from '../src/plot/render.ts';
 import { loadRuns } from '../src/plot/runs.ts';
@@ -40,10 +42,13 @@ export const plot = definePipeline({
     if (ext !== '.png' && ext !== '.svg') throw new UserError(`--out ${o.out}: give a .png (or .svg) file name`);
   },
   async run(o, ctx) {
+    const stem = join(dirname(o.out), basename(o.out, extname(o.out)));
+    guardOutputs(['svg', 'png'].map((ext) => ({ path: `${stem}.${ext}`, flag: '--out', type: 'file' as const, what: 'plot' })),
+      o.run.map((r) => ({ path: existsSync(r) && statSync(r).isDirectory() ? join(r, 'metrics.jsonl') : r, what: 'run' })),
+      { log: (m) => ctx.log(m) });
     const runs = loadRuns(o.run, o.name);
     ctx.log(`plotting ${runs.length} run(s): ${runs.map((r) => `${r.name} (${r.records.length} steps)`).join(', ')}`);
     const svg = await vegaLiteToSvg(learningCurveSpec(runs, { title: o.title, maxPoints: o.maxPoints }));
-    const stem = join(dirname(o.out), basename(o.out, extname(o.out)));
     const png = await svgToPng(svg, { scale: o.scale });
     writeFileAtomic(`${stem}.svg`, svg);
     writeFileAtomic(`${stem}.png`, png);

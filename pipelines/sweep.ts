@@ -11,7 +11,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
-import { BACKEND_NAMES } from '../src/backend/select.ts';
+import { BACKEND_NAMES } from '../src/backends/registry.ts';
 import { formatQuantity } from '../src/pipeline/progress.ts';
 import { readSweepFile } from '../src/sweep/sweep-file.ts';
 import { planSweep } from '../src/sweep/plan.ts';

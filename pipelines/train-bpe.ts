@@ -7,12 +7,15 @@
  *   npx tsx pipelines/train-bpe.ts --input 'corpus/*.txt' --vocab-size 10000 --out out/tok
  */
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import type { ProgressTask } from '../src/pipeline/progress.ts';
 import { readInputs, resolveInputs, totalSize } from '../src/stream/read.ts';
 import { trainBpe, type BpeInput } from '../src/tokenizer/bpe-train.ts';
-import { writeTokenizerDir } from '../src/tokenizer/tokenizer-files.ts';
+import { DEFAULT_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
+import { notTrainBpeOutput, writeTokenizerDir } from '../src/tokenizer/tokenizer-files.ts';
+import { guardOutputs } from '../src/util/output-guard.ts';
 
 export const trainBpePipeline = definePipeline({
   name: 'train-bpe',
@@ -28,9 +31,11 @@ export const trainBpePipeline = definePipeline({
     vocabSize: { type: 'int', default: 10000, min: 256, placeholder: 'N', description: 'vocab size including the 256 bytes and the special tokens' },
     specialToken: { type: 'string', multiple: true, default: ['<|endoftext|>'], placeholder: 'TOKEN', description: 'special token: never merged across, gets an id first' },
     noSpecialTokens: { type: 'boolean', description: 'train without any special token (overrides --special-token)' },
-    out: { type: 'string', required: true, short: 'o', placeholder: 'DIR', description: 'output directory (replaced only when training succeeds)' },
+    out: { type: 'string', required: true, short: 'o', placeholder: 'DIR', description: 'output directory (replaced only when training succeeds); must not hold the input, and if it exists, be a tokenizer directory from train-bpe or empty' },
+    force: { type: 'boolean', description: 'write into an existing --out that holds other files (they are kept; an input is never overwritten)' },
     workers: { type: 'string', default: 'auto', placeholder: 'N', description: `counting threads, or auto (by input size, at most ${availableParallelism()} here)` },
     chunkMb: { type: 'number', default: 8, min: 0.001, placeholder: 'MB', description: 'chunk size for streaming and counting' },
+    maxPretokenMb: { type: 'number', default: DEFAULT_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest pretoken (a run without whitespace, e.g. one repeated letter) trained on exactly; a longer one stops the run with its file and offset. Training memory grows by about 20 bytes per byte of such a run' },
   },
   examples: [
     "npx tsx pipelines/train-bpe.ts --input ../shared/corpora/tinystories.txt --vocab-size 10000 --out out/tok",
@@ -44,6 +49,9 @@ export const trainBpePipeline = definePipeline({
   },
   async run(o, ctx) {
     const files = await resolveInputs(o.input);
+    guardOutputs([{ path: o.out, flag: '--out', type: 'dir', what: 'tokenizer directory', previous: notTrainBpeOutput, suggest: join(o.out, 'tokenizer') }],
+      files.map((f) => ({ path: f.path, what: '--input' })),
+      { force: o.force, forceFlag: { flag: '--force', effect: 'its other files are kept' }, log: (m) => ctx.log(m) });
     const specialTokens = o.noSpecialTokens ? [] : o.specialToken;
     const total = totalSize(files);
     const chunkBytes = Math.max(64, Math.round(o.chunkMb * 1e6));
@@ -59,6 +67,7 @@ export const trainBpePipeline = definePipeline({
       specialTokens,
       workers: o.workers === 'auto' ? 'auto' : Number(o.workers),
       chunkBytes,
+      maxPretokenBytes: Math.max(64, Math.round(o.maxPretokenMb * (1 << 20))),
       onProgress: (p) => {
         if (ctx.signal.aborted) throw new UserError('interrupted');
         if (p.phase === 'count') {
@@ -76,7 +85,7 @@ export const trainBpePipeline = definePipeline({
 
     const t0 = performance.now();
     const s = result.stats;
-    const meta = await writeTokenizerDir(o.out, result, s);
+    const meta = await writeTokenizerDir(o.out, result, s, { keepOthers: o.force });
     const writeMs = performance.now() - t0;
 
     if (s.invalidUtf8 > 0) ctx.warn(`${s.invalidUtf8} invalid UTF-8 sequence(s) in the input were kept as bytes`);
@@ -100,7 +109,7 @@ export const trainBpePipeline = definePipeline({
       },
       count_mb_per_s: round3(s.inputBytes / 1e6 / (s.timeMs.count / 1000)),
       longest_tokens: s.longestTokens.map((t) => ({ id: t.id, bytes: t.bytes, text: t.text })),
-      content_hash: meta.contentHash,
+      tokenizer_hash: meta.tokenizerHash,
     };
   },
 });

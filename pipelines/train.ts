@@ -11,8 +11,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
-import { BACKEND_NAMES, selectBackend } from '../src/backend/select.ts';
-import type { BackendName } from '../src/backend/select.ts';
+import { BACKEND_NAMES } from '../src/backends/registry.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import type { BackendName } from '../src/backends/registry.ts';
 import { countParameters } from '../src/model/params.ts';
 import { formatQuantity } from '../src/pipeline/progress.ts';
 import { TRAIN_CONFIG_FILE, checkpointStep, runTraining } from '../src/train/run.ts';
@@ -38,7 +39,9 @@ function parseModel(s: string | undefined): unknown {
     try {
       text = readFileSync(s, 'utf8');
     } catch (e) {
-      throw new UserError(`cannot read --model ${s}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give inline JSON or a config.json path)`);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EISDIR') throw new UserError(`--model ${s} is a directory; give inline JSON or a config.json file (e.g. ${join(s, 'config.json')})`);
+      throw new UserError(`cannot read --model ${s}: ${code ?? (e as Error).message} (give inline JSON or a config.json path)`);
     }
   }
   try {

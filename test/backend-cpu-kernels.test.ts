@@ -6,8 +6,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { Tensor } from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend/select.ts';
-import { REPLACED_CPU_KERNELS, cpuKernelsInstalled, installCpuKernels, uninstallCpuKernels } from '../src/backend/cpu-kernels.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import { REPLACED_CPU_KERNELS, cpuKernelsInstalled, installCpuKernels, uninstallCpuKernels } from '../src/backends/cpu/kernels.ts';
 import { Rng } from '../src/util/rng.ts';
 
 await selectBackend('cpu');

@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import { BACKEND_NAMES, selectBackend } from '../src/backend/select.ts';
-import type { BackendName } from '../src/backend/select.ts';
-import { cpuKernelsInstalled } from '../src/backend/cpu-kernels.ts';
-import { tryLoadNative } from '../src/native/addon.ts';
+import { BACKEND_NAMES } from '../src/backends/registry.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import type { BackendName } from '../src/backends/registry.ts';
+import { cpuKernelsInstalled } from '../src/backends/cpu/kernels.ts';
+import { tryLoadNative } from '../src/backends/native/addon.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 
 const require = createRequire(import.meta.url);

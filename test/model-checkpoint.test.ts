@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selectBackend } from '../src/backend/select.ts';
+import { selectBackend } from '../src/backends/select.ts';
 import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.ts';
 import type { TensorToWrite } from '../src/io/safetensors.ts';
 import { CONFIG_FILE, WEIGHTS_FILE, loadCheckpoint, readCheckpoint, saveCheckpoint } from '../src/model/checkpoint.ts';

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend/select.ts';
+import { selectBackend } from '../src/backends/select.ts';
 import type { ModelConfigInput } from '../src/model/config.ts';
 import { ops } from '../src/model/ops.ts';
 import { parameterSpecs } from '../src/model/params.ts';

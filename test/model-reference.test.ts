@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend/select.ts';
+import { selectBackend } from '../src/backends/select.ts';
 import { multiHeadSelfAttention } from '../src/model/attention.ts';
 import { transformerBlock } from '../src/model/block.ts';
 import { feedForward } from '../src/model/ffn.ts';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend/select.ts';
+import { selectBackend } from '../src/backends/select.ts';
 import { CS336_TINYSTORIES_CONFIG, defaultDff, resolveModelConfig } from '../src/model/config.ts';
 import { TransformerLM, disposeCache } from '../src/model/model.ts';
 import type { KVCache } from '../src/model/model.ts';

@@ -3,13 +3,15 @@
  * the process environment is left as it was (children such as a PyTorch
  * reference must not inherit OPENBLAS_NUM_THREADS=1), and the functions
  * refuse arrays too small for the sizes they are given instead of reading
- * or writing out of bounds.
+ * or writing out of bounds; the kernel variant (baseline / AVX2) is chosen
+ * by an explicit call; freed memory is reused unless told otherwise.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadNative, openBlasEnv } from '../src/native/addon.ts';
+import { loadNative, openBlasEnv } from '../src/backends/native/addon.ts';
+import type { NativeIsa } from '../src/backends/native/addon.ts';
 
 const envBefore = { core: process.env.OPENBLAS_CORETYPE, threads: process.env.OPENBLAS_NUM_THREADS };
 const { nativeSkip } = await import('./native-helpers.ts');
@@ -19,7 +21,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 test('openBlasEnv drops an inherited core type unless lmpipe names one', () => {
   assert.deepEqual(openBlasEnv({ OPENBLAS_CORETYPE: 'Haswell' }), { OPENBLAS_CORETYPE: undefined, OPENBLAS_NUM_THREADS: '1' });
   assert.deepEqual(openBlasEnv({ OPENBLAS_CORETYPE: 'Haswell', LMPIPE_OPENBLAS_CORETYPE: 'Zen' }), { OPENBLAS_CORETYPE: 'Zen', OPENBLAS_NUM_THREADS: '1' });
-  assert.deepEqual(openBlasEnv({ LMPIPE_GEMM: 'blas', OPENBLAS_NUM_THREADS: '4' }), { OPENBLAS_CORETYPE: undefined, OPENBLAS_NUM_THREADS: '4' });
+  assert.deepEqual(openBlasEnv({ OPENBLAS_NUM_THREADS: '4' }), { OPENBLAS_CORETYPE: undefined, OPENBLAS_NUM_THREADS: '1' });
 });
 
 test('loading leaves the process environment unchanged', { skip }, () => {
@@ -29,6 +31,24 @@ test('loading leaves the process environment unchanged', { skip }, () => {
   assert.ok(info.threads >= 1);
   assert.match(info.isa, /^(avx2|baseline)$/);
   assert.match(info.openblasConfig, /OpenBLAS/);
+});
+
+test('kernel variants: baseline always, AVX2 where the CPU has it; chosen by an explicit call', { skip }, () => {
+  const addon = loadNative();
+  const isas = addon.isas();
+  const best = addon.info().isa;
+  assert.equal(isas[0], 'baseline');
+  assert.equal(best, isas[isas.length - 1], 'the default is the best variant this CPU runs');
+  try {
+    for (const isa of isas) {
+      assert.equal(addon.setIsa(isa), isa);
+      assert.equal(addon.info().isa, isa);
+    }
+    assert.throws(() => addon.setIsa('sse9' as NativeIsa), /not a kernel variant this CPU runs/);
+    if (!isas.includes('avx2')) assert.throws(() => addon.setIsa('avx2'), TypeError);
+  } finally {
+    addon.setIsa(best);
+  }
 });
 
 test('native functions reject arrays smaller than the sizes passed', { skip }, () => {
@@ -58,11 +78,11 @@ test('native functions reject arrays smaller than the sizes passed', { skip }, (
  * glibc's default policy ever keeps (its trim threshold is at most twice
  * its 32 MiB maximum mmap threshold), so by default it goes back to the OS.
  */
-function faultsPerStep(env: NodeJS.ProcessEnv): { faults: number; memoryReuse: boolean } {
+function faultsPerStep(memoryReuse: boolean): { faults: number; memoryReuse: boolean } {
   const script = `
     import * as tf from '@tensorflow/tfjs';
-    import { registerNativeBackend } from './src/native/backend.ts';
-    const info = registerNativeBackend({ threads: 1 });
+    import { registerNativeBackend } from './src/backends/native/register.ts';
+    const info = registerNativeBackend({ threads: 1, memoryReuse: ${memoryReuse} });
     await tf.setBackend('native');
     const a = tf.ones([5e6]), b = tf.ones([5e6]);
     const perStep = [];
@@ -74,16 +94,16 @@ function faultsPerStep(env: NodeJS.ProcessEnv): { faults: number; memoryReuse: b
     }
     perStep.sort((p, q) => p - q);
     console.log(JSON.stringify({ faults: perStep[5], memoryReuse: info.memoryReuse }));`;
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { faults: number; memoryReuse: boolean };
 }
 
 const glibc = Boolean((process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime);
 
-test('freed tensor memory is reused without page faults (glibc), and LMPIPE_MALLOC=default restores glibc policy', { skip: skip || (!glibc && 'not glibc') }, () => {
-  const reuse = faultsPerStep({ ...process.env, LMPIPE_MALLOC: '' });
-  const plain = faultsPerStep({ ...process.env, LMPIPE_MALLOC: 'default' });
+test('freed tensor memory is reused without page faults (glibc), and memoryReuse: false keeps glibc policy', { skip: skip || (!glibc && 'not glibc') }, () => {
+  const reuse = faultsPerStep(true);
+  const plain = faultsPerStep(false);
   assert.equal(reuse.memoryReuse, true);
   assert.equal(plain.memoryReuse, false);
   // The five outputs are 24,400 pages. Under glibc's default policy they

@@ -1,8 +1,9 @@
 /**
- * Every fused op (src/native/fused.ts, on the native backend) against the
+ * Every fused op (src/backends/native/fused.ts, on the native backend) against the
  * model's plain-op version (src/model/ops.ts DEFAULT_OPS, on the stock cpu
  * backend), forward and gradient; and the one-pass AdamW update against
- * src/train/adamw.ts.
+ * src/train/adamw.ts. Each runs once per kernel variant this CPU has
+ * (baseline, AVX2).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +12,10 @@ import type { Tensor } from '@tensorflow/tfjs';
 import { DEFAULT_OPS, ops } from '../src/model/ops.ts';
 import { RopeTables } from '../src/model/rope.ts';
 import { AdamW } from '../src/train/adamw.ts';
-import { NATIVE_BACKEND } from '../src/native/backend.ts';
-import { adamwUpdate, attention, crossEntropy, gelu, installNativeOps, rmsNorm, rope, silu, softmax, swiglu } from '../src/native/fused.ts';
+import { NATIVE_BACKEND } from '../src/backends/native/register.ts';
+import { adamwUpdate, attention, crossEntropy, gelu, installNativeOps, rmsNorm, rope, silu, softmax, swiglu } from '../src/backends/native/fused.ts';
 import type { Spec } from './native-helpers.ts';
-import { assertClose, compareBackends, make, nativeSkip, randint, randn, runOn } from './native-helpers.ts';
+import { assertClose, compareBackends, isaTest, make, nativeSkip, randint, randn, runOn } from './native-helpers.ts';
 
 const skip = nativeSkip();
 
@@ -43,7 +44,7 @@ async function checkOp(label: string, inputs: Spec[], plain: (...xs: Tensor[]) =
   await compareBackends(`${label} grad`, inputs, sharedGrads(plain, floatInputs), tol, sharedGrads(fused, floatInputs));
 }
 
-test('rmsNorm: fused vs plain, forward and gradient (x and w)', { skip }, async () => {
+isaTest('rmsNorm: fused vs plain, forward and gradient (x and w)', { skip }, async () => {
   for (const shape of [[2, 5, 16], [3, 7], [64, 256]]) {
     const d = shape[shape.length - 1];
     await checkOp(`rmsNorm ${shape}`, [randn(shape, 2), randn([d])],
@@ -51,7 +52,7 @@ test('rmsNorm: fused vs plain, forward and gradient (x and w)', { skip }, async 
   }
 });
 
-test('rope: fused vs plain on (B, H, T, d) with real tables, forward and gradient', { skip }, async () => {
+isaTest('rope: fused vs plain on (B, H, T, d) with real tables, forward and gradient', { skip }, async () => {
   for (const [b, h, t, d, offset] of [[2, 3, 6, 8, 0], [1, 2, 5, 16, 3], [4, 4, 64, 32, 0]]) {
     const tables = new RopeTables(d, 10000, 80);
     const rows = tables.rows(offset, t);
@@ -64,7 +65,7 @@ test('rope: fused vs plain on (B, H, T, d) with real tables, forward and gradien
   }
 });
 
-test('attention: causal (with and without offset), non-causal, several tiles; gradients of q, k, v', { skip }, async () => {
+isaTest('attention: causal (with and without offset), non-causal, several tiles; gradients of q, k, v', { skip }, async () => {
   const cases: { q: number[]; k: number[]; dv?: number; causal: boolean; offset?: number }[] = [
     { q: [2, 3, 7, 8], k: [2, 3, 7, 8], causal: true },
     { q: [2, 3, 3, 8], k: [2, 3, 7, 8], causal: true },
@@ -81,7 +82,7 @@ test('attention: causal (with and without offset), non-causal, several tiles; gr
   }
 });
 
-test('crossEntropy: fused vs plain over (B, T, V) logits', { skip }, async () => {
+isaTest('crossEntropy: fused vs plain over (B, T, V) logits', { skip }, async () => {
   for (const [b, t, v] of [[2, 5, 11], [3, 4, 1000]]) {
     await checkOp(`crossEntropy ${[b, t, v]}`, [randn([b, t, v], 3), randint([b, t], v)],
       (x, y) => DEFAULT_OPS.crossEntropy(x, y), (x, y) => crossEntropy(x, y), [0]);
@@ -94,7 +95,7 @@ test('crossEntropy: fused vs plain over (B, T, V) logits', { skip }, async () =>
   tf.dispose([logits, bad]);
 });
 
-test('silu, gelu, swiglu and softmax: fused vs plain', { skip }, async () => {
+isaTest('silu, gelu, swiglu and softmax: fused vs plain', { skip }, async () => {
   const x = randn([4, 33], 3);
   await checkOp('silu', [x], (t) => DEFAULT_OPS.silu(t), (t) => silu(t), [0]);
   await checkOp('gelu', [x], (t) => DEFAULT_OPS.gelu(t), (t) => gelu(t), [0]);
@@ -122,7 +123,7 @@ test('installNativeOps swaps the model table and restores it', { skip }, () => {
   assert.equal(ops.rmsNorm, before);
 });
 
-test('adamwUpdate matches src/train/adamw.ts over three steps', { skip }, async () => {
+isaTest('adamwUpdate matches src/train/adamw.ts over three steps', { skip }, async () => {
   const p0 = randn([5, 7]);
   const grads = [randn([5, 7]), randn([5, 7]), randn([5, 7])];
   const opts = { lr: 0.01, betas: [0.9, 0.95] as [number, number], eps: 1e-8, weightDecay: 0.1 };

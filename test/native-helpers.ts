@@ -1,14 +1,17 @@
 /**
  * Helpers for the native-backend tests: registering the backend (tests skip
- * when the addon is not built, and fail when CI=true), running one
- * computation on the stock `cpu` backend and on `native` from the same input
- * values, and a normwise relative error.
+ * when the addon is not built, and fail when CI=true), running a test once
+ * per kernel variant the CPU runs (`isaTest`), running one computation on
+ * the stock `cpu` backend and on `native` from the same input values, and a
+ * normwise relative error.
  */
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { Tensor } from '@tensorflow/tfjs';
-import { tryLoadNative } from '../src/native/addon.ts';
-import { NATIVE_BACKEND, registerNativeBackend } from '../src/native/backend.ts';
+import { tryLoadNative } from '../src/backends/native/addon.ts';
+import type { NativeIsa } from '../src/backends/native/addon.ts';
+import { NATIVE_BACKEND, registerNativeBackend } from '../src/backends/native/register.ts';
 import { Rng } from '../src/util/rng.ts';
 
 /** `skip` option for node:test: a reason when the addon is missing (outside CI), else false. */
@@ -21,6 +24,36 @@ export function nativeSkip(): string | false {
     throw new Error('native addon is not built; CI must run `npm run build:native` before the tests');
   }
   return 'native addon not built (npm run build:native)';
+}
+
+/** The kernel variants (instruction sets) this CPU runs, baseline first; none without the addon. */
+export function nativeIsas(): NativeIsa[] {
+  return tryLoadNative()?.isas() ?? [];
+}
+
+/**
+ * Registers `name` once per kernel variant this CPU runs (`name [baseline]`,
+ * `name [avx2]`), each run with that variant active, so that every path of
+ * the native ISA dispatch is tested; the default variant is restored after.
+ */
+export function isaTest(name: string, options: { skip: string | false }, fn: () => Promise<void>): void {
+  const addon = tryLoadNative();
+  if (!addon) {
+    test(name, options, fn);
+    return;
+  }
+  const isas = addon.isas();
+  const best = isas[isas.length - 1];
+  for (const isa of isas) {
+    test(`${name} [${isa}]`, options, async () => {
+      addon.setIsa(isa);
+      try {
+        await fn();
+      } finally {
+        addon.setIsa(best);
+      }
+    });
+  }
 }
 
 /** A value-level description of a tensor, so it can be recreated on any backend. */

@@ -2,16 +2,17 @@
  * Every native kernel against the stock tfjs `cpu` kernel (the reference):
  * the same computation runs on `cpu` and on `native` from the same input
  * values, forward and gradient, including broadcasting, odd sizes and sizes
- * large enough to be split across threads. Tolerance: normwise relative
- * error 1e-5 (float32).
+ * large enough to be split across threads. The kernels compiled per
+ * instruction set run once per variant this CPU has (baseline, AVX2).
+ * Tolerance: normwise relative error 1e-5 (float32).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { Tensor } from '@tensorflow/tfjs';
-import { NATIVE_BACKEND } from '../src/native/backend.ts';
+import { NATIVE_BACKEND } from '../src/backends/native/register.ts';
 import type { Spec } from './native-helpers.ts';
-import { compareBackends, gradsOf, make, nativeSkip, randint, randn, randu, runOn } from './native-helpers.ts';
+import { compareBackends, gradsOf, isaTest, make, nativeSkip, randint, randn, randu, runOn } from './native-helpers.ts';
 
 const skip = nativeSkip();
 
@@ -45,7 +46,7 @@ test('BatchMatMul: transposes, batch broadcasting, odd and thread-split sizes, g
     (x, y) => tf.matMul(x, y));
 });
 
-test('_FusedMatMul: bias broadcast and activations', { skip }, async () => {
+isaTest('_FusedMatMul: bias broadcast and activations', { skip }, async () => {
   for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu'] as const) {
     const a = randn([9, 6]);
     const b = randn([6, 11]);
@@ -56,7 +57,7 @@ test('_FusedMatMul: bias broadcast and activations', { skip }, async () => {
   }
 });
 
-test('binary ops with broadcasting, and their gradients', { skip }, async () => {
+isaTest('binary ops with broadcasting, and their gradients', { skip }, async () => {
   const shapes: [number[], number[]][] = [
     [[3, 1, 5], [4, 1]],
     [[2, 3, 4], [4]],
@@ -87,7 +88,7 @@ test('binary ops with broadcasting, and their gradients', { skip }, async () => 
   }
 });
 
-test('comparison ops give identical booleans', { skip }, async () => {
+isaTest('comparison ops give identical booleans', { skip }, async () => {
   const a = randint([4, 1, 6], 3);
   const b = randint([5, 1], 3);
   const af: Spec = { ...a, dtype: 'float32', data: Float32Array.from(a.data) };
@@ -97,7 +98,7 @@ test('comparison ops give identical booleans', { skip }, async () => {
   }
 });
 
-test('unary ops, including extreme values and threaded sizes, and gradients', { skip }, async () => {
+isaTest('unary ops, including extreme values and threaded sizes, and gradients', { skip }, async () => {
   const general = randn([3, 1001], 3);
   const positive = randu([3, 1001], 0.01, 20);
   const extreme: Spec = { shape: [12], dtype: 'float32', data: Float32Array.from([-200, -104, -88, -87.3, -20, -1e-8, 0, 1e-8, 20, 88.5, 89, 200]) };
@@ -120,7 +121,7 @@ test('unary ops, including extreme values and threaded sizes, and gradients', { 
   await compareBackends('erf', [general], tf.erf, 2e-7);
 });
 
-test('reductions over every axis pattern, keepDims, NaN, long rows', { skip }, async () => {
+isaTest('reductions over every axis pattern, keepDims, NaN, long rows', { skip }, async () => {
   const x = randn([3, 4, 5, 6]);
   const axesList: (number | number[] | undefined)[] = [0, 1, 3, -1, [0, 1], [1, 2], [0, 2], [1, 3], [0, 1, 2, 3], undefined];
   for (const axes of axesList) {
@@ -145,7 +146,7 @@ test('reductions over every axis pattern, keepDims, NaN, long rows', { skip }, a
   await compareBackends('max grad', [x], gradsOf((t) => tf.max(t, 1), [3, 5, 6], [0]));
 });
 
-test('softmax and logSoftmax, forward and gradient', { skip }, async () => {
+isaTest('softmax and logSoftmax, forward and gradient', { skip }, async () => {
   for (const shape of [[4, 9], [2, 3, 300], [1, 10_000]]) {
     const x = randn(shape, 4);
     await compareBackends(`softmax ${shape}`, [x], (t) => tf.softmax(t));

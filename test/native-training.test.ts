@@ -14,8 +14,8 @@ import { initParameters } from '../src/model/params.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import type { Batch } from '../src/train/batch-sampler.ts';
 import { trainStep } from '../src/train/train-step.ts';
-import { NATIVE_BACKEND } from '../src/native/backend.ts';
-import { installNativeOps } from '../src/native/fused.ts';
+import { NATIVE_BACKEND } from '../src/backends/native/register.ts';
+import { installNativeOps } from '../src/backends/native/fused.ts';
 import { Rng } from '../src/util/rng.ts';
 import { nativeSkip } from './native-helpers.ts';
 

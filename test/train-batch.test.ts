@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/util/rng.ts';
-import { selectBackend } from '../src/backend/select.ts';
+import { selectBackend } from '../src/backends/select.ts';
 import { FileTokenSource, MemoryTokenSource, tokenFileDtype } from '../src/train/token-source.ts';
 import { sampleBatch, sequentialBatches } from '../src/train/batch-sampler.ts';
 import { UserError } from '../src/pipeline/errors.ts';

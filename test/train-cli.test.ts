@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BYTE_TO_UNICODE } from '../src/tokenizer/byte-unicode.ts';
-import { selectBackend } from '../src/backend/select.ts';
+import { selectBackend } from '../src/backends/select.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { readMetrics } from '../src/train/metrics.ts';
 import { argmax } from '../src/train/sampling.ts';

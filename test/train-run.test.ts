@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selectBackend } from '../src/backend/select.ts';
+import { selectBackend } from '../src/backends/select.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { Rng } from '../src/util/rng.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';

@@ -5,9 +5,9 @@
  * tests skip, except in CI (CI=true), where that is a failure.
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend/select.ts';
-import { webgpuErrors } from '../src/backend/webgpu-patches.ts';
-import { wgslCompileErrors } from '../src/webgpu/dispatch.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import { webgpuErrors } from '../src/backends/webgpu/patches.ts';
+import { wgslCompileErrors } from '../src/backends/webgpu/dispatch.ts';
 
 process.env.LMPIPE_WEBGPU_ALLOW_SOFTWARE ??= '1';
 

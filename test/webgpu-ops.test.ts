@@ -1,5 +1,5 @@
 /**
- * The fused WGSL primitives (src/webgpu/) against the plain tfjs-op versions
+ * The fused WGSL primitives (src/backends/webgpu/) against the plain tfjs-op versions
  * of src/model/ops.ts computed on the cpu backend: forward values and the
  * gradients of a random linear functional of the output, over shapes that
  * exercise several workgroups, tiles, causal offsets and the reduction
@@ -13,9 +13,9 @@ import { DEFAULT_OPS } from '../src/model/ops.ts';
 import type { AttentionOptions } from '../src/model/ops.ts';
 import { RopeTables } from '../src/model/rope.ts';
 import { Rng } from '../src/util/rng.ts';
-import { wgslDispatchCount } from '../src/webgpu/dispatch.ts';
-import * as fused from '../src/webgpu/fused-ops.ts';
-import { adamwUpdate } from '../src/webgpu/adamw.ts';
+import { wgslDispatchCount } from '../src/backends/webgpu/dispatch.ts';
+import * as fused from '../src/backends/webgpu/fused-ops.ts';
+import { adamwUpdate } from '../src/backends/webgpu/adamw.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import { allclose } from './model-fixtures.ts';
 import { gpuErrors, maxAbsDiff, useCpu, useWebGPU, webgpuOrSkip } from './webgpu-helpers.ts';

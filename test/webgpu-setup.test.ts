@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BACKEND_NAMES, selectBackend } from '../src/backend/select.ts';
-import { describeAdapter, gpuDeviceLikelyPresent, setupWebGPU, softwareAdapterReason, vulkanLoaderLikelyPresent } from '../src/backend/webgpu-setup.ts';
-import type { WebGPUSetup } from '../src/backend/webgpu-setup.ts';
+import { BACKEND_NAMES } from '../src/backends/registry.ts';
+import { selectBackend } from '../src/backends/select.ts';
+import { describeAdapter, gpuDeviceLikelyPresent, setupWebGPU, softwareAdapterReason, vulkanLoaderLikelyPresent } from '../src/backends/webgpu/setup.ts';
+import type { WebGPUSetup } from '../src/backends/webgpu/setup.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 
 test('software adapters are recognised; GPUs are not', () => {

@@ -23,7 +23,7 @@ import { runTraining } from '../src/train/run.ts';
 import { resolveTrainConfig } from '../src/train/train-config.ts';
 import { trainStep } from '../src/train/train-step.ts';
 import { Rng } from '../src/util/rng.ts';
-import { wgslDispatchCount } from '../src/webgpu/dispatch.ts';
+import { wgslDispatchCount } from '../src/backends/webgpu/dispatch.ts';
 import { randomParams } from './model-helpers.ts';
 import { gpuErrors, maxAbsDiff, useCpu, useWebGPU, webgpuOrSkip } from './webgpu-helpers.ts';
 

@@ -134,10 +134,27 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("isa", kernels().isa);
   o.Set("threads", lmp::num_threads());
-  o.Set("gemm", lmp::gemm_mode());
   o.Set("openblasCore", openblas_get_corename());
   o.Set("openblasConfig", openblas_get_config());
   return o;
+}
+
+// isas(): the kernel variants this CPU can run, baseline first.
+Napi::Value Isas(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  out.Set(uint32_t{0}, lmp::kIsaBaseline);
+  if (lmp::cpu_has_avx2()) out.Set(uint32_t{1}, lmp::kIsaAvx2);
+  return out;
+}
+
+// setIsa(name): makes that kernel variant the active one; returns its name.
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Args a(info, "setIsa");
+  if (info.Length() < 1 || !info[0].IsString()) a.fail(0, "must be a string");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (!lmp::select_isa(name.c_str())) a.fail(0, "\"" + name + "\" is not a kernel variant this CPU runs");
+  return Napi::String::New(info.Env(), kernels().isa);
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -490,6 +507,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   kernels();
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("isas", Napi::Function::New(env, Isas));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("keepFreedMemory", Napi::Function::New(env, KeepFreedMemory));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("binary", Napi::Function::New(env, Binary));

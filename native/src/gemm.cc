@@ -2,7 +2,6 @@
 
 #include <cblas.h>
 
-#include <cstdlib>
 #include <cstring>
 
 #include "pool.h"
@@ -13,8 +12,6 @@ void openblas_set_num_threads(int num_threads);
 
 namespace lmp {
 namespace {
-
-bool g_blas_threads = false;
 
 template <class F>
 void trampoline(void* ctx, size_t b, size_t e) {
@@ -45,12 +42,6 @@ void gemm_split(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* 
     gemm1(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
     return;
   }
-  if (g_blas_threads) {
-    openblas_set_num_threads(threads);
-    gemm1(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
-    openblas_set_num_threads(1);
-    return;
-  }
   const bool along_m = m >= n;
   const int64_t dim = along_m ? m : n;
   // Two blocks per thread (multiples of 64) when the product is big enough,
@@ -74,13 +65,7 @@ void gemm_split(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* 
 
 }  // namespace
 
-void gemm_init() {
-  const char* mode = std::getenv("LMPIPE_GEMM");
-  g_blas_threads = mode && std::strcmp(mode, "blas") == 0;
-  openblas_set_num_threads(1);
-}
-
-const char* gemm_mode() { return g_blas_threads ? "blas" : "split"; }
+void gemm_init() { openblas_set_num_threads(1); }
 
 void matmul(const float* a, const float* b, float* c, int64_t batch, const int64_t* aoff, const int64_t* boff,
             int64_t m, int64_t n, int64_t k, bool ta, bool tb) {

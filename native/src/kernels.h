@@ -2,7 +2,7 @@
 // baseline x86-64 instruction set (kernels_base.cc) and once with AVX2+FMA
 // enabled (kernels_avx2.cc). `kernels()` picks a table at first use by
 // asking the CPU (__builtin_cpu_supports), so the shipped binary runs on any
-// x86-64 and uses AVX2 where it exists.
+// x86-64 and uses AVX2 where it exists; `select_isa` switches explicitly.
 //
 // Rule for kernels.inc: no standard-library templates (std::vector,
 // std::function, std::min, ...). A template instantiated in both files would
@@ -71,7 +71,21 @@ struct Kernels {
 namespace base { Kernels table(); }
 namespace avx2 { Kernels table(); }
 
-// The table for this CPU (AVX2+FMA when available, unless LMPIPE_NATIVE_ISA=base).
+// The active table: AVX2+FMA when the CPU has both, else baseline, unless
+// select_isa chose another.
 const Kernels& kernels();
+
+// Names of the two tables (their `isa` field).
+inline constexpr char kIsaBaseline[] = "baseline";
+inline constexpr char kIsaAvx2[] = "avx2";
+
+// Whether this CPU can run the AVX2+FMA table.
+bool cpu_has_avx2();
+
+// Makes the table named `name` ("baseline" or "avx2") the active one, so that
+// tests and benchmarks can run every variant this CPU supports; false (and
+// nothing changes) for an unknown name or one the CPU cannot run. Call it
+// between kernel calls, never while one runs.
+bool select_isa(const char* name);
 
 }  // namespace lmp

@@ -19,7 +19,7 @@
 
 namespace lmp {
 namespace avx2 {
-#define LMP_KNS_NAME "avx2"
+#define LMP_KNS_NAME kIsaAvx2
 #include "kernels.inc"
 #undef LMP_KNS_NAME
 }  // namespace avx2

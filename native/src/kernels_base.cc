@@ -11,7 +11,7 @@
 
 namespace lmp {
 namespace base {
-#define LMP_KNS_NAME "baseline"
+#define LMP_KNS_NAME kIsaBaseline
 #include "kernels.inc"
 #undef LMP_KNS_NAME
 }  // namespace base

@@ -4,7 +4,7 @@
  * tfjs-core) and leaves `webgpu` (dawn.node) to be loaded from the pack's
  * node_modules. Imported first by every entry-*.ts.
  */
-import { provideWebGPUModules } from '../../src/backend/webgpu-setup.ts';
+import { provideWebGPUModules } from '../../src/backends/webgpu/setup.ts';
 
 provideWebGPUModules({
   webgpu: () => import('webgpu'),

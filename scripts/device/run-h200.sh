@@ -10,15 +10,32 @@
 #      fp32 peak (67 TFLOP/s, NVIDIA datasheet; see /work/.library/device/H200.md).
 # Results (at most 8 files) go to $OUT on the device, else out/device-results.
 #
+# Usage: run-h200.sh [--rehearsal] [--carried-vulkan] [--peak-tflops N] [PACKDIR]
+#   --rehearsal       software adapter allowed, tiny configs: proves the pack and the script work here
+#   --carried-vulkan  use the carried Vulkan loader even if the machine has one (to rehearse that path)
+#   --peak-tflops N   the fp32 peak MFU is reported against (default 67, the H200's)
+#   PACKDIR           where pack.sh put lmpipe-device.tar.xz (default out/device-pack)
+#
 # Device session:  run(command="bash scripts/device/run-h200.sh", carry=["out/device-pack"], timeout_s=540)
-# Rehearsal here:  LMPIPE_DEVICE_REHEARSAL=1 bash scripts/device/run-h200.sh
-#   (software adapter allowed, tiny configs; proves the pack and the script work)
+# Rehearsal here:  bash scripts/device/run-h200.sh --rehearsal
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-PACK="${1:-out/device-pack}/lmpipe-device.tar.xz"
+REHEARSAL=0
+CARRIED_VULKAN=0
+PEAK_TFLOPS=67
+PACKDIR=out/device-pack
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rehearsal) REHEARSAL=1 ;;
+    --carried-vulkan) CARRIED_VULKAN=1 ;;
+    --peak-tflops) PEAK_TFLOPS="${2:?--peak-tflops needs a number}"; shift ;;
+    -*) echo "run-h200: unknown option $1" >&2; exit 2 ;;
+    *) PACKDIR="$1" ;;
+  esac
+  shift
+done
+PACK="$PACKDIR/lmpipe-device.tar.xz"
 RESULTS="${OUT:-$PWD/out/device-results}"
-REHEARSAL="${LMPIPE_DEVICE_REHEARSAL:-0}"
-PEAK_TFLOPS="${LMPIPE_PEAK_TFLOPS:-67}"
 mkdir -p "$RESULTS"
 LOG="$RESULTS/run.log"
 : > "$LOG"
@@ -34,8 +51,8 @@ L="$WORK/lmpipe"
 NODE="$L/node"
 
 # Vulkan loader: the machine's, else the carried Debian one (unpacked privately, not into /).
-# LMPIPE_FORCE_CARRIED_VULKAN=1 uses the carried one anyway (to rehearse that path).
-if [ "${LMPIPE_FORCE_CARRIED_VULKAN:-0}" = 1 ] || ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
+# --carried-vulkan uses the carried one anyway (to rehearse that path).
+if [ "$CARRIED_VULKAN" = 1 ] || ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
   deb=$(ls "$L"/libvulkan1_*.deb 2>/dev/null | head -1)
   if [ -n "$deb" ]; then
     mkdir -p "$WORK/vk"

@@ -1,6 +1,6 @@
 /**
- * Shape arithmetic shared by the pure-JS cpu kernels (`cpu-kernels.ts`) and
- * the native backend's kernels (`src/native/kernels-math.ts`): element
+ * Shape arithmetic shared by the pure-JS cpu kernels (`cpu/kernels.ts`) and
+ * the native backend's kernels (`native/kernels-math.ts`): element
  * counts, row-major strides, numpy broadcasting of two shapes, the
  * collapsed iteration plan a strided broadcasting loop runs over, and the
  * matrix sizes of a batched matmul.

@@ -1,150 +1,94 @@
 /**
- * Chooses the TensorFlow.js backend. `auto` tries, in order:
- * 1. `tfjs-node-gpu` (CUDA libtensorflow; optional package, dynamic import),
- * 2. `webgpu` (Dawn + tfjs's WebGPU backend + fused WGSL ops, `./webgpu.ts`),
- *    on a real GPU only,
- * 3. `native` (lmpipe's C++/OpenBLAS kernels, `src/native/`), warning once
- *    in one line when the addon is not built,
- * 4. `tfjs-node` (CPU libtensorflow; optional package),
- * 5. the pure-JS `cpu` backend with the replacement kernels of `cpu-kernels.ts`.
+ * Chooses and activates the TensorFlow.js backend, by name from the
+ * registry (registry.ts). A named backend must probe available, or its
+ * reason is the error. `auto` walks the registry in order, skipping each
+ * backend that is unavailable or fails to activate (the reasons are kept,
+ * and a backend with a `skipWarning` is named on stderr once), and takes
+ * the first that activates; the pure-JS `cpu` backend is last and always
+ * there. The chosen backend's fused ops go into the model's ops table (the
+ * others back to the plain ops) and its AdamW update into the trainer.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../pipeline/errors.ts';
-import { installCpuKernels } from './cpu-kernels.ts';
-import { activateWebGPU, activateWebGPUIfGpu } from './webgpu.ts';
-import { NativeUnavailableError } from '../native/addon.ts';
-import { NATIVE_BACKEND, registerNativeBackend } from '../native/backend.ts';
-import { adamwUpdate as nativeAdamWUpdate, installNativeOps } from '../native/fused.ts';
-import { adamwUpdate as webgpuAdamWUpdate } from '../webgpu/adamw.ts';
-import { plainAdamWUpdate, setAdamWUpdate } from '../train/adamw.ts';
-
-export type BackendName = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'native' | 'cpu' | 'wasm' | 'webgpu';
-
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'native', 'cpu', 'wasm', 'webgpu'];
+import { DEFAULT_OPS, overrideOps } from '../model/ops.ts';
+import { setAdamWUpdate } from '../train/adamw.ts';
+import type { Backend, BackendFacts, BackendRuntime } from './interface.ts';
+import { BACKENDS } from './registry.ts';
+import type { BackendName, RegisteredBackendName } from './registry.ts';
 
 /** What `selectBackend` ended up with. */
-export interface BackendInfo {
+export interface BackendInfo<N extends string = RegisteredBackendName> {
   /** The backend chosen (never 'auto'). */
-  name: Exclude<BackendName, 'auto'>;
-  /** tfjs's own name of the active backend ('cpu', 'tensorflow', 'wasm'). */
+  name: N;
+  /** tfjs's own name of the active backend ('cpu', 'native', 'tensorflow', 'webgpu', 'wasm'). */
   tfBackend: string;
-  /** Why the preferred backends were skipped under 'auto'. */
+  /** Why the preferred backends were skipped under 'auto' (`name: reason`). */
   skipped: string[];
+  /** The backend's `info()` once active. */
+  facts: BackendFacts;
 }
 
-const PACKAGES = {
-  'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
-  'tfjs-node': '@tensorflow/tfjs-node',
-  wasm: '@tensorflow/tfjs-backend-wasm',
-} as const;
-
-/** The npm command that installs an optional backend (same version as tfjs). */
-export function installHint(name: keyof typeof PACKAGES): string {
-  return `npm install ${PACKAGES[name]}@${tf.version.tfjs}`;
+export interface SelectOptions {
+  /** Where `auto`'s one-line skip warnings go (default: stderr, silenced by LMPIPE_QUIET_BACKEND=1). */
+  warn?: (line: string) => void;
 }
 
-function isModuleNotFound(e: unknown, pkg: string): boolean {
-  const err = e as NodeJS.ErrnoException;
-  return (err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND') && String(err.message).includes(pkg);
+/** Backends whose skip warning was already printed in this process. */
+const warned = new Set<string>();
+
+function defaultWarn(line: string): void {
+  if (process.env.LMPIPE_QUIET_BACKEND !== '1') process.stderr.write(`${line}\n`);
+}
+
+/** Installs what the activated backend gives the model and the trainer. */
+function install<N extends string>(backend: Backend<N>, runtime: BackendRuntime, skipped: string[]): BackendInfo<N> {
+  overrideOps({ ...DEFAULT_OPS, ...runtime.ops });
+  setAdamWUpdate(runtime.adamwUpdate);
+  return { name: backend.name, tfBackend: tf.getBackend(), skipped, facts: backend.info() };
+}
+
+async function selectAuto<N extends string>(registry: readonly Backend<N>[], warn: (line: string) => void): Promise<BackendInfo<N>> {
+  const skipped: string[] = [];
+  const skip = (backend: Backend<N>, reason: string): void => {
+    skipped.push(`${backend.name}: ${reason}`);
+    if (backend.skipWarning !== undefined && !warned.has(backend.name)) {
+      warned.add(backend.name);
+      warn(`lmpipe: warning: ${reason.split('\n')[0]}; ${backend.skipWarning}`);
+    }
+  };
+  for (const backend of registry) {
+    if (!backend.auto) continue;
+    try {
+      const probe = await backend.probe({ auto: true });
+      if (!probe.available) {
+        skip(backend, probe.reason);
+        continue;
+      }
+      return install(backend, await backend.activate(), skipped);
+    } catch (e) {
+      skip(backend, (e as Error).message);
+    }
+  }
+  throw new UserError(`no backend could be activated (${skipped.join('; ')})`);
 }
 
 /**
- * Loads an optional backend package. Throws a UserError naming the install
- * command when it is missing, or the load failure (e.g. missing CUDA
- * libraries) when it is installed but broken.
+ * Selects and activates a backend of `registry` by name, or the first that
+ * works under 'auto' (see the module comment). An unknown name is a
+ * one-line UserError listing the valid ones.
  */
-async function loadOptional(name: keyof typeof PACKAGES): Promise<void> {
-  const pkg: string = PACKAGES[name];
-  try {
-    await import(pkg);
-  } catch (e) {
-    if (isModuleNotFound(e, pkg)) {
-      throw new UserError(`backend "${name}" needs the optional package ${pkg}, which is not installed; run \`${installHint(name)}\` or use --backend cpu`);
-    }
-    throw new UserError(`backend "${name}": ${pkg} is installed but failed to load (${(e as Error).message.split('\n')[0]}); fix the installation or use --backend cpu`);
+export async function selectFrom<N extends string>(registry: readonly Backend<N>[], name: string, options: SelectOptions = {}): Promise<BackendInfo<N>> {
+  if (name === 'auto') return selectAuto(registry, options.warn ?? defaultWarn);
+  const backend = registry.find((b) => b.name === name);
+  if (!backend) {
+    throw new UserError(`unknown backend "${name}"; choose one of ${['auto', ...registry.map((b) => b.name)].join(', ')}`);
   }
+  const probe = await backend.probe({ auto: false });
+  if (!probe.available) throw new UserError(probe.reason);
+  return install(backend, await backend.activate(), []);
 }
 
-async function activate(tfName: string, label: string): Promise<void> {
-  const ok = await tf.setBackend(tfName);
-  if (!ok) throw new UserError(`backend "${label}" did not initialize; use --backend cpu`);
-  await tf.ready();
-}
-
-/** Activates the pure-JS backend with the fast replacement kernels. */
-async function useCpu(): Promise<void> {
-  await activate('cpu', 'cpu');
-  installCpuKernels();
-  setAdamWUpdate(plainAdamWUpdate);
-  // Skip tfjs's one-time "install tfjs-node" console banner: choosing cpu is deliberate here.
-  const b = tf.backend() as unknown as { firstUse?: boolean };
-  if (b.firstUse !== undefined) b.firstUse = false;
-}
-
-/** Activates the native C++ backend and its fused model ops. */
-async function useNative(): Promise<void> {
-  try {
-    registerNativeBackend();
-  } catch (e) {
-    if (e instanceof NativeUnavailableError) throw new UserError(`backend "native": ${e.message}, or use --backend cpu`);
-    throw e;
-  }
-  await activate(NATIVE_BACKEND, 'native');
-  installNativeOps();
-  setAdamWUpdate(nativeAdamWUpdate);
-}
-
-let warnedNoNative = false;
-
-/** Selects and initializes a backend; see the module comment for `auto`. */
-export async function selectBackend(name: BackendName = 'auto'): Promise<BackendInfo> {
-  if (!BACKEND_NAMES.includes(name)) {
-    throw new UserError(`unknown backend "${String(name)}"; choose one of ${BACKEND_NAMES.join(', ')}`);
-  }
-  const skipped: string[] = [];
-  if (name === 'auto') {
-    for (const candidate of ['tfjs-node-gpu', 'webgpu', 'native', 'tfjs-node'] as const) {
-      try {
-        if (candidate === 'webgpu') {
-          await activateWebGPUIfGpu();
-          setAdamWUpdate(webgpuAdamWUpdate);
-          return { name: candidate, tfBackend: tf.getBackend(), skipped };
-        }
-        if (candidate === 'native') {
-          try {
-            await useNative();
-          } catch (e) {
-            if (!warnedNoNative && process.env.LMPIPE_QUIET_BACKEND !== '1') {
-              warnedNoNative = true;
-              process.stderr.write(`lmpipe: warning: ${(e as Error).message.split('\n')[0]}; falling back to the much slower JS cpu backend\n`);
-            }
-            throw e;
-          }
-          return { name: candidate, tfBackend: tf.getBackend(), skipped };
-        }
-        await loadOptional(candidate);
-        await activate('tensorflow', candidate);
-        return { name: candidate, tfBackend: tf.getBackend(), skipped };
-      } catch (e) {
-        skipped.push(`${candidate}: ${(e as Error).message}`);
-      }
-    }
-    await useCpu();
-    return { name: 'cpu', tfBackend: tf.getBackend(), skipped };
-  }
-  if (name === 'cpu') {
-    await useCpu();
-  } else if (name === 'native') {
-    await useNative();
-  } else if (name === 'webgpu') {
-    await activateWebGPU();
-    setAdamWUpdate(webgpuAdamWUpdate);
-  } else if (name === 'wasm') {
-    await loadOptional('wasm');
-    await activate('wasm', 'wasm');
-  } else {
-    await loadOptional(name);
-    await activate('tensorflow', name);
-  }
-  return { name, tfBackend: tf.getBackend(), skipped };
+/** Selects and activates the backend `name` of lmpipe's registry ('auto': the first that works). */
+export async function selectBackend(name: BackendName = 'auto', options: SelectOptions = {}): Promise<BackendInfo> {
+  return selectFrom<RegisteredBackendName>(BACKENDS, String(name), options);
 }

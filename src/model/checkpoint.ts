@@ -5,12 +5,12 @@
  * tensor set against the config with errors that name the tensor and the
  * expected shape.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, encodeSafetensors } from '../io/safetensors.ts';
 import type { DecodedTensor, TensorToWrite } from '../io/safetensors.ts';
 import { UserError } from '../pipeline/errors.ts';
-import { writeDirAtomic } from '../util/atomic.ts';
+import { writeDirAtomic, writeFileDurable } from '../util/atomic.ts';
 import { resolveModelConfig } from './config.ts';
 import type { ModelConfig } from './config.ts';
 import { TransformerLM } from './model.ts';
@@ -41,8 +41,8 @@ export function checkpointFiles(config: ModelConfig, values: ReadonlyMap<string,
 export async function saveCheckpoint(dir: string, model: TransformerLM, metadata: Record<string, string> = {}): Promise<void> {
   const files = checkpointFiles(model.config, await model.exportParameters(), metadata);
   await writeDirAtomic(dir, (tmp) => {
-    writeFileSync(join(tmp, WEIGHTS_FILE), files.weights);
-    writeFileSync(join(tmp, CONFIG_FILE), files.config);
+    writeFileDurable(join(tmp, WEIGHTS_FILE), files.weights);
+    writeFileDurable(join(tmp, CONFIG_FILE), files.config);
   });
 }
 

@@ -82,9 +82,23 @@ function fail(source: string, msg: string): never {
   throw new UserError(`${source}: ${msg}`);
 }
 
+/**
+ * The largest value of a size key: tensor shapes, token ids and the
+ * window starts of the batch sampler are 32-bit integers, so a larger size
+ * cannot be meant (vocab_size: ids are read into Int32Arrays, so uint32
+ * token files hold ids below 2^31 here). Sizes far below this are refused
+ * by the memory estimate (src/accounting/memory.ts) before anything is
+ * allocated.
+ */
+export const MAX_MODEL_SIZE = 2 ** 31 - 1;
+
 function positiveInt(source: string, key: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     fail(source, `"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  if (v > MAX_MODEL_SIZE) {
+    const why = key === 'vocab_size' ? 'token ids are 32-bit signed integers here' : 'tensor dimensions are 32-bit integers';
+    fail(source, `"${key}" is ${v}, beyond what it can mean (${why}: at most ${MAX_MODEL_SIZE})`);
   }
   return v;
 }

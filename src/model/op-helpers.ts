@@ -1,6 +1,6 @@
 /**
  * Backend-independent helpers for the fused replacements of `ModelOps`
- * entries (`src/native/fused.ts`, `src/webgpu/fused-ops.ts`): the shape
+ * entries (`src/backends/native/fused.ts`, `src/backends/webgpu/fused-ops.ts`): the shape
  * predicates that decide whether a fused kernel applies or the plain op must
  * run, and the plumbing of `tf.customGrad`'s argument list.
  */

@@ -76,7 +76,8 @@ function procInfo(pid: number): ProcInfo | null {
   }
 }
 
-const isTsxCli = (argv: string[]): boolean => argv.slice(0, 3).some((a) => /(^|\/)tsx(\/dist\/cli\.mjs)?$/.test(a));
+/** The tsx CLI: node running tsx's bin script (`node …/.bin/tsx`, `node …/tsx/dist/cli.mjs`), not `node --import tsx`. */
+const isTsxCli = (argv: string[]): boolean => /(^|\/)tsx$|\/tsx\/dist\/cli\.[cm]?js$/.test(argv[1] ?? '');
 const isShellC = (argv: string[]): boolean => ['sh', 'dash', 'bash'].includes(basename(argv[0] ?? '')) && argv[1] === '-c';
 
 /**

@@ -27,10 +27,13 @@ export interface ByteChunk {
 /**
  * Expands the patterns in order (matches of one pattern sorted by path,
  * duplicates dropped). A pattern that matches nothing, or a file that cannot
- * be read, is a UserError naming it.
+ * be read, is a UserError naming it (and `flag`, the option it came from).
+ * A directory is refused rather than read whole: which of its files are
+ * text (hidden files, subdirectories, logs, binaries) is the user's call,
+ * and a glob says it.
  */
-export async function resolveInputs(patterns: readonly string[], cwd = process.cwd()): Promise<InputFile[]> {
-  if (patterns.length === 0) throw new UserError('no --input given: pass a file, a glob such as \'corpus/*.txt\', or - for stdin');
+export async function resolveInputs(patterns: readonly string[], cwd = process.cwd(), flag = '--input'): Promise<InputFile[]> {
+  if (patterns.length === 0) throw new UserError(`no ${flag} given: pass a file, a glob such as 'corpus/*.txt', or - for stdin`);
   const seen = new Set<string>();
   const out: InputFile[] = [];
   for (const pattern of patterns) {
@@ -45,7 +48,7 @@ export async function resolveInputs(patterns: readonly string[], cwd = process.c
       ? [pattern]
       : (await fg(pattern, { cwd, absolute: false, onlyFiles: true, dot: false, followSymbolicLinks: true })).sort();
     if (matches.length === 0) {
-      throw new UserError(`--input '${pattern}' matches no file (relative to ${cwd}); check the path or quote the glob so the shell does not expand it`);
+      throw new UserError(`${flag} '${pattern}' matches no file (relative to ${cwd}); check the path or quote the glob so the shell does not expand it`);
     }
     for (const match of matches) {
       const m = cwd === process.cwd() || isAbsolute(match) ? match : resolve(cwd, match);
@@ -54,7 +57,7 @@ export async function resolveInputs(patterns: readonly string[], cwd = process.c
       let size: number;
       try {
         const st = statSync(m);
-        if (st.isDirectory()) throw new UserError(`--input '${m}' is a directory; use a glob such as '${m.replace(/\/$/, '')}/*.txt'`);
+        if (st.isDirectory()) throw new UserError(`${flag} '${m}' is a directory; name its files with a quoted glob such as '${m.replace(/\/$/, '')}/*.txt'`);
         size = st.size;
         accessSync(m, constants.R_OK);
       } catch (e) {

@@ -29,7 +29,11 @@ export interface RechunkOptions {
    * report it through `onForcedCut` rather than hold unbounded memory.
    */
   maxCarryBytes?: number;
-  onForcedCut?: (file: string, offset: number) => void;
+  /**
+   * Called before a forced cut at `offset` (the end of the tail) of `file`;
+   * `start` is the tail's first byte. It may throw to refuse the input instead.
+   */
+  onForcedCut?: (file: string, offset: number, start: number) => void;
 }
 
 /** Async-generator transform from byte chunks to work units. */
@@ -55,7 +59,7 @@ export function rechunk(options: RechunkOptions): (source: AsyncIterable<ByteChu
       let cut = options.findCut(buf);
       if (cut <= 0 && buf.length > maxCarry) {
         cut = buf.length;
-        options.onForcedCut?.(chunk.file, carryOffset + cut);
+        options.onForcedCut?.(chunk.file, carryOffset + cut, carryOffset);
       }
       if (cut > 0) {
         yield { seq: seq++, file: chunk.file, offset: carryOffset, data: buf.subarray(0, cut) };

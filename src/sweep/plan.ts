@@ -7,10 +7,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../pipeline/errors.ts';
-import { BACKEND_NAMES } from '../backend/select.ts';
+import { BACKEND_NAMES } from '../backends/registry.ts';
 import { resolveTrainConfig, trainConfigToJson } from '../train/train-config.ts';
 import type { RawTrainConfig, TrainConfig } from '../train/train-config.ts';
 import { nearest } from '../util/nearest.ts';
+import { machineMemory } from '../util/memory.ts';
+import type { MachineMemory } from '../util/memory.ts';
+import { formatQuantity } from '../pipeline/progress.ts';
+import { checkMemory } from '../train/preflight.ts';
 import { applyOverrides, expandRuns } from './grid.ts';
 import type { Overrides, SweepSpec } from './sweep-file.ts';
 
@@ -82,6 +86,8 @@ export function planSweep(spec: SweepSpec, source: string, options: PlanOptions 
   const backend = options.backend;
   const specs = expandRuns(spec.grid, spec.runs, source);
   const checkedFiles = new Set<string>();
+  const machine = machineMemory();
+  const totals: number[] = [];
   const runs = specs.map((r): PlannedRun => {
     const where = `${source}: run "${r.name}"`;
     const dir = runDir(out, r.name);
@@ -103,15 +109,34 @@ export function planSweep(spec: SweepSpec, source: string, options: PlanOptions 
       if (!existsSync(path)) throw new UserError(`${where}: ${key} ${path} not found; prepare the data first (e.g. bash sweeps/prepare-tinystories.sh) or fix the path`);
       checkedFiles.add(path);
     }
+    // A run that cannot fit in memory is refused now, not after the runs before it (src/train/preflight.ts).
+    const memory = checkMemory(config.model, { batchSize: config.batch_size, backend: config.backend, where, otherProcess: true }, machine);
+    totals.push(memory.estimate.total);
     return { name: r.name, overrides: r.overrides, dir, configPath: join(out, 'configs', `${r.name}.json`), raw, config };
   });
+  const parallel = options.parallel ?? spec.parallel;
+  checkParallelMemory(totals, parallel, machine, source);
   let base: TrainConfig | null = null;
   try {
     base = resolveTrainConfig(runRawConfig(spec, {}, join(out, 'base'), backend), source);
   } catch {
     base = null; // e.g. a required key that only the overrides supply
   }
-  return { spec, source, out, parallel: options.parallel ?? spec.parallel, runs, base };
+  return { spec, source, out, parallel, runs, base };
+}
+
+/**
+ * Refuses `parallel` concurrent runs whose estimates (the largest ones, as
+ * the worst case) together exceed the memory available now.
+ */
+function checkParallelMemory(totals: readonly number[], parallel: number, machine: MachineMemory, source: string): void {
+  if (parallel <= 1 || totals.length <= 1) return;
+  const together = Math.min(parallel, totals.length);
+  const worst = [...totals].sort((a, b) => b - a).slice(0, together).reduce((a, b) => a + b, 0);
+  if (worst <= machine.available) return;
+  const largest = Math.max(...totals);
+  const fits = Math.max(1, Math.floor(machine.available / largest));
+  throw new UserError(`${source}: ${together} runs at once need about ${formatQuantity(worst, 'bytes')} (the largest runs' estimates), but ${formatQuantity(machine.available, 'bytes')} is available (${machine.source}); lower "parallel" (or --parallel) to ${fits}`);
 }
 
 /** Keys that may differ between a run's stored config and the plan without making it a different run. */

@@ -84,6 +84,9 @@ export interface SweepSpec {
   plot_against: string | false | null;
 }
 
+/** The most runs one sweep file may expand to (each is a training process; a larger grid is a typo, not a plan). */
+export const MAX_SWEEP_RUNS = 1000;
+
 export const SWEEP_KEYS = ['name', 'description', 'out', 'base', 'budget', 'grid', 'runs', 'divergence', 'parallel', 'final_eval', 'plot_against'] as const;
 export const BUDGET_KEYS = ['max_minutes', 'max_steps', 'max_tokens'] as const;
 export const DIVERGENCE_KEYS = ['margin', 'max_loss', 'window'] as const;
@@ -215,6 +218,12 @@ export function parseSweepSpec(value: unknown, source: string): SweepSpec {
     });
   }
 
+  const count = grid.reduce((n, a) => n * a.values.length, 1) * Math.max(1, runs.length);
+  if (count > MAX_SWEEP_RUNS) {
+    const sizes = [...grid.map((a) => `${a.values.length} ${a.key}`), ...(runs.length > 0 ? [`${runs.length} runs entries`] : [])].join(' × ');
+    throw new UserError(`${source}: the grid expands to ${count} runs (${sizes}), more than the ${MAX_SWEEP_RUNS} a sweep may hold; sweep fewer values per axis, or split it into several sweep files`);
+  }
+
   const divRaw = value.divergence ?? {};
   if (!isObject(divRaw)) throw new UserError(`${source}: "divergence" must be an object with ${DIVERGENCE_KEYS.join(', ')}`);
   checkObjectKeys(source, 'divergence', divRaw, DIVERGENCE_KEYS);
@@ -244,7 +253,9 @@ export function readSweepFile(path: string): SweepSpec {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UserError(`cannot read sweep file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') throw new UserError(`sweep file ${path} is a directory; give the sweep's JSON file (e.g. sweeps/lr.json)`);
+    throw new UserError(`cannot read sweep file ${path}: ${code ?? (e as Error).message}`);
   }
   let value: unknown;
   try {

@@ -15,6 +15,9 @@ export function fitsUint16(vocabSize: number): boolean {
   return vocabSize <= 0x10000;
 }
 
+/** A scratch buffer grown past this many ids is dropped after use. */
+const MAX_KEPT_IDS = 1 << 22;
+
 /** Scratch id buffers, one per encoder, reused across chunks (less garbage, so lower RSS). */
 const scratch = new WeakMap<BpeEncoder, IdBuffer>();
 
@@ -38,5 +41,7 @@ export function encodeChunk(encoder: BpeEncoder, bytes: Uint8Array, out: ArrayBu
   const buffer = out !== null && out.byteLength >= n * item ? out : new ArrayBuffer(Math.ceil(n * 1.25 + 16) * item);
   const result = narrow ? new Uint16Array(buffer, 0, n) : new Uint32Array(buffer, 0, n);
   result.set(ids.view());
+  // A unit holding one huge pretoken grew the scratch buffer: do not keep that memory.
+  if (ids.data.length > MAX_KEPT_IDS) scratch.delete(encoder);
   return result;
 }

@@ -10,6 +10,7 @@
  * in one pass): a merge that uses a token always ranks after the merge that
  * made it, so no new pair can outrank the remaining occurrences.
  */
+import { UserError } from '../pipeline/errors.ts';
 
 /** No merge for a pair. */
 const NONE = -1;
@@ -91,6 +92,9 @@ export class MergeTable {
 
 const NO_RANK = 0x7fffffff;
 
+/** `mergeByPasses`: a merge made a pair that outranks it, so the passes are not the reference order. */
+const PASSES_UNSOUND = -0x80000000;
+
 /** Above this many bytes a pretoken is merged with a heap instead of quadratic scans. */
 const HEAP_THRESHOLD = 256;
 
@@ -123,7 +127,11 @@ export class BpeMerger {
    */
   merge(b: Uint8Array, s: number, e: number, dst: Int32Array): number {
     const n = e - s;
-    if (n > HEAP_THRESHOLD) return this.mergeLong(b, s, e, dst);
+    if (n > HEAP_THRESHOLD) {
+      const ids = this.mergeLong(b, s, e);
+      dst.set(ids);
+      return ids.length;
+    }
     const ids = this.ids;
     const ranks = this.ranks;
     const table = this.table;
@@ -156,24 +164,92 @@ export class BpeMerger {
 
   private idOfByte(byte: number): number {
     const id = this.byteToId[byte];
-    if (id < 0) throw new Error(`byte 0x${byte.toString(16).padStart(2, '0')} has no token in the vocabulary, so this text cannot be encoded (a byte-level BPE vocabulary needs all 256 single bytes)`);
+    if (id < 0) throw new UserError(`byte 0x${byte.toString(16).padStart(2, '0')} has no token in the vocabulary, so this text cannot be encoded (a byte-level BPE vocabulary needs all 256 single bytes)`);
     return id;
   }
 
   /**
-   * Long pretokens (long runs of spaces, digits or symbols): a linked list of
-   * parts and a min-heap of (rank, position) with lazy invalidation, so the
-   * cost is O(n log n) rather than O(n^2). Ties go to the leftmost position,
-   * which gives the same result as the scan above.
+   * The ids of b[s, e) in a new array (a view of it), for pretokens longer
+   * than the quadratic scan suits (long runs of letters, spaces, digits or
+   * symbols); `merge` with no destination to fill, so no second copy. First
+   * whole passes, one per merge rank: each merges every occurrence of the
+   * lowest-ranked pair left to right (what the heap below does for that
+   * rank) and finds the next lowest rank, in place, 4 bytes per byte. A run
+   * of one letter needs a few passes over a halving array. When the passes
+   * stop paying (more than 8 times the length in total), the heap finishes
+   * from that state; when a merge makes a pair ranked no higher than its
+   * own (impossible when merges only use earlier tokens, but a file can say
+   * anything), the heap starts over from the bytes.
    */
-  private mergeLong(b: Uint8Array, s: number, e: number, dst: Int32Array): number {
+  mergeLong(b: Uint8Array, s: number, e: number): Int32Array {
     const n = e - s;
-    const table = this.table;
     const ids = new Int32Array(n);
+    for (let k = 0; k < n; k++) ids[k] = this.idOfByte(b[s + k]);
+    let len = this.mergeByPasses(ids, n, 8 * n);
+    if (len === PASSES_UNSOUND) {
+      for (let k = 0; k < n; k++) ids[k] = this.idOfByte(b[s + k]);
+      len = this.mergeWithHeap(ids, n);
+    } else if (len < 0) {
+      len = this.mergeWithHeap(ids, -len - 1);
+    }
+    return ids.subarray(0, len);
+  }
+
+  /**
+   * Rank-by-rank passes over ids[0, len) (see mergeLong); returns the final
+   * length, or -(length) - 1 when `budget` element visits ran out first (ids
+   * then hold a valid intermediate state), or PASSES_UNSOUND.
+   */
+  private mergeByPasses(ids: Int32Array, len: number, budget: number): number {
+    const table = this.table;
+    let r = NO_RANK;
+    for (let k = 0; k + 1 < len; k++) {
+      const q = table.rankOf(ids[k], ids[k + 1]);
+      if (q < r) r = q;
+    }
+    while (r !== NO_RANK) {
+      if (budget < len) return -len - 1;
+      budget -= len;
+      let next = NO_RANK;
+      let out = 0;
+      for (let k = 0; k < len;) {
+        let t = ids[k];
+        if (k + 1 < len) {
+          const slot = table.find(t, ids[k + 1]);
+          if (slot >= 0 && table.rank(slot) === r) {
+            t = table.merged(slot);
+            k += 2;
+          } else {
+            k += 1;
+          }
+        } else {
+          k += 1;
+        }
+        if (out > 0) {
+          const q = table.rankOf(ids[out - 1], t);
+          if (q <= r) return PASSES_UNSOUND;
+          if (q < next) next = q;
+        }
+        ids[out++] = t;
+      }
+      len = out;
+      r = next;
+    }
+    return len;
+  }
+
+  /**
+   * The general case: a linked list of parts and a min-heap of (rank,
+   * position) with lazy invalidation, so the cost is O(n log n) rather than
+   * O(n^2). Ties go to the leftmost position, which gives the same result as
+   * the scan above. Starts from the tokens ids[0, n) and leaves the result
+   * at the front of `ids`; returns its length.
+   */
+  private mergeWithHeap(ids: Int32Array, n: number): number {
+    const table = this.table;
     const next = new Int32Array(n);
     const prev = new Int32Array(n);
     for (let k = 0; k < n; k++) {
-      ids[k] = this.idOfByte(b[s + k]);
       next[k] = k + 1 < n ? k + 1 : -1;
       prev[k] = k - 1;
     }
@@ -235,8 +311,9 @@ export class BpeMerger {
       if (prev[p] >= 0) pushPair(prev[p]);
       pushPair(p);
     }
+    // In place: the list only moves forward, so ids[k] is read before slot k can be written.
     let len = 0;
-    for (let k = 0; k >= 0; k = next[k]) dst[len++] = ids[k];
+    for (let k = 0; k >= 0; k = next[k]) ids[len++] = ids[k];
     return len;
   }
 }

@@ -4,16 +4,20 @@
  * units are encoded on a piscina worker pool, and the ids come back in input
  * order. Output is identical for any worker count and chunk size. Memory is
  * bounded: one read chunk, the carried tail, and a window of units in flight.
+ * The carried tail is what has no safe cut yet: a long pretoken is cut where
+ * no merge can span the cut (`findJunctionCut`), and a stretch longer than
+ * `maxHeldBytes` that the merges do not let us cut is a UserError (cutting
+ * it anyway would change its ids).
  */
 import { open } from 'node:fs/promises';
 import { UserError } from '../pipeline/errors.ts';
 import type { ByteChunk, InputFile } from '../stream/read.ts';
 import { rechunk } from '../stream/rechunk.ts';
 import { OrderedPool } from '../stream/pool.ts';
-import { BpeEncoder, type EncoderSpec } from './bpe-encode.ts';
+import { BpeEncoder, joinableJunctions, type EncoderSpec } from './bpe-encode.ts';
 import { encodeChunk, type TokenIds } from './bpe-encode-chunk.ts';
 import type { EncodeResult, EncodeTask } from './bpe-encode-worker.ts';
-import { safeCutFinder } from './chunking.ts';
+import { DEFAULT_MAX_PRETOKEN_BYTES, longStretchMessage, safeCutFinder } from './chunking.ts';
 import { SpecialMatcher } from './special-split.ts';
 
 /** The ids of one work unit and where its bytes came from. */
@@ -32,11 +36,11 @@ export interface ParallelEncodeOptions {
   /** Units in flight (default 2 per worker). */
   window?: number;
   /**
-   * Called when a pathological input (tens of MB without any safe cut)
-   * forces a cut anyway; ids near that offset may then differ from
-   * encoding the text whole.
+   * Longest stretch without a safe cut held whole (default
+   * DEFAULT_MAX_PRETOKEN_BYTES; CLI --max-pretoken-mb): a longer one is a
+   * UserError naming the file and the offset where it starts.
    */
-  onForcedCut?: (file: string, offset: number) => void;
+  maxHeldBytes?: number;
 }
 
 const WORKER_URL = new URL('./bpe-encode-worker.ts', import.meta.url);
@@ -70,14 +74,20 @@ interface Unit {
   offset: number;
 }
 
-/** Above this many carried bytes without a safe cut, cut anyway (pathological input). */
-const MAX_CARRY = 64 << 20;
+/** Input buffers above this size are not kept for reuse (one long stretch should not pin its memory). */
+const MAX_SPARE_BYTES = 8 << 20;
+
+/** The name of an input in messages. */
+function sourceName(path: string): string {
+  return path === '-' ? 'stdin' : path;
+}
 
 /** A started worker pool that encodes byte streams; reuse it for several inputs, then `close` it. */
 export class ParallelEncoder {
   private readonly pool: OrderedPool<EncodeTask, EncodeResult>;
   private readonly findCut: (buf: Uint8Array, length?: number) => number;
   private readonly options: ParallelEncodeOptions;
+  private readonly maxHeld: number;
   /** Input buffers the workers handed back, reused for the next units' bytes. */
   private readonly spare: Uint8Array[] = [];
   /** Ids buffers the consumer is done with (reuseIds), for the workers to write into. */
@@ -94,7 +104,8 @@ export class ParallelEncoder {
       inline: (t) => ({ ids: encodeChunk(inlineEncoder as BpeEncoder, t.input, t.out), input: t.input }),
       transfer: (t) => (t.out ? [t.input.buffer, t.out] : [t.input.buffer]),
     });
-    this.findCut = safeCutFinder(new SpecialMatcher(spec.specials.map((s) => s.text)));
+    this.findCut = safeCutFinder(new SpecialMatcher(spec.specials.map((s) => s.text)), joinableJunctions(spec));
+    this.maxHeld = options.maxHeldBytes ?? DEFAULT_MAX_PRETOKEN_BYTES;
   }
 
   /**
@@ -122,7 +133,13 @@ export class ParallelEncoder {
    * pretoken or merge spans two files.
    */
   async *encode(source: AsyncIterable<ByteChunk>, run: EncodeRunOptions = {}): AsyncGenerator<EncodedUnit, void, undefined> {
-    const units = rechunk({ findCut: this.findCut, onForcedCut: this.options.onForcedCut });
+    const units = rechunk({
+      findCut: this.findCut,
+      maxCarryBytes: this.maxHeld,
+      onForcedCut: (file, _end, start) => {
+        throw new UserError(longStretchMessage(sourceName(file), start ?? 0, this.maxHeld, 'encode it exactly'));
+      },
+    });
     const self = this;
     async function* owned(): AsyncGenerator<Unit> {
       for await (const u of units(source)) yield { data: self.ownedCopy(u.data), file: u.file, offset: u.offset };
@@ -147,6 +164,9 @@ export class ParallelEncoder {
     for (const f of files) {
       let len = 0;
       let start = 0; // file offset of staging[0]
+      // After a failed search for a cut, the next one waits until the held
+      // bytes double, so a long stretch costs linear, not quadratic, time.
+      let nextAttempt = 0;
       const grow = (need: number): void => {
         if (len + need <= staging.length) return;
         const bigger = new Uint8Array(Math.max(2 * staging.length, len + need));
@@ -158,15 +178,17 @@ export class ParallelEncoder {
         staging.copyWithin(0, cut, len);
         len -= cut;
         start += cut;
+        nextAttempt = 0;
+        // Give the memory of a long stretch back once it is encoded.
+        if (staging.length > 8 * unitBytes && len < unitBytes) staging = staging.slice(0, 2 * unitBytes);
         return unit;
       };
       const cutNow = (): number => {
+        if (len < nextAttempt) return 0;
         const cut = this.findCut(staging, len);
         if (cut > 0) return cut;
-        if (len > MAX_CARRY) {
-          this.options.onForcedCut?.(f.path, start + len);
-          return len;
-        }
+        if (len > this.maxHeld) throw new UserError(longStretchMessage(sourceName(f.path), start, this.maxHeld, 'encode it exactly'));
+        nextAttempt = Math.min(2 * len, this.maxHeld + 1);
         return 0;
       };
       if (f.path === '-') {
@@ -222,10 +244,10 @@ export class ParallelEncoder {
     }
     for await (const { ids, input } of this.pool.map(tasks())) {
       // Every unit's bytes are an owned copy (ownedCopy), so the buffer is free to reuse.
-      if (this.spare.length < 16 && input.buffer.byteLength >= (64 << 10)) this.spare.push(new Uint8Array(input.buffer));
+      if (this.spare.length < 16 && input.buffer.byteLength >= (64 << 10) && input.buffer.byteLength <= MAX_SPARE_BYTES) this.spare.push(new Uint8Array(input.buffer));
       const m = meta.shift() as Omit<EncodedUnit, 'ids'>;
       yield { ids, ...m };
-      if (reuse && this.spareIds.length < 16) this.spareIds.push(ids.buffer as ArrayBuffer);
+      if (reuse && this.spareIds.length < 16 && ids.buffer.byteLength <= MAX_SPARE_BYTES) this.spareIds.push(ids.buffer as ArrayBuffer);
     }
   }
 

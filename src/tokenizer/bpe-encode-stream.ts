@@ -3,11 +3,12 @@
  * chunks). Only the unfinished tail is kept: the bytes after the last safe
  * cut (see `safeCutFinder`), so memory stays bounded by the longest stretch of
  * input without a safe boundary (`chunking.ts`), and ids come out as soon
- * as they are final.
+ * as they are final. A stretch longer than `maxPendingBytes` is a UserError.
  */
+import { UserError } from '../pipeline/errors.ts';
 import type { BpeEncoder } from './bpe-encode.ts';
 import { IdBuffer } from './bpe-encode.ts';
-import { safeCutFinder } from './chunking.ts';
+import { DEFAULT_MAX_PRETOKEN_BYTES, longStretchMessage, safeCutFinder } from './chunking.ts';
 
 const utf8 = new TextEncoder();
 
@@ -22,13 +23,20 @@ export class StreamEncoder {
   private nextAttempt: number;
   private readonly out = new IdBuffer(1 << 12);
   private readonly findCut: (buf: Uint8Array, length?: number) => number;
+  private readonly maxPending: number;
+  /** Bytes encoded and dropped so far (the input offset of buf[0]). */
+  private consumed = 0;
 
-  /** `minBatch`: bytes to gather before trying to emit (small values give ids sooner). */
-  constructor(encoder: BpeEncoder, minBatch = 1 << 14) {
+  /**
+   * `minBatch`: bytes to gather before trying to emit (small values give ids
+   * sooner). `maxPendingBytes`: the longest stretch without a safe cut held.
+   */
+  constructor(encoder: BpeEncoder, minBatch = 1 << 14, maxPendingBytes = DEFAULT_MAX_PRETOKEN_BYTES) {
     this.encoder = encoder;
     this.minBatch = Math.max(1, minBatch);
     this.nextAttempt = this.minBatch;
-    this.findCut = safeCutFinder(encoder.specials);
+    this.findCut = safeCutFinder(encoder.specials, encoder.joinable);
+    this.maxPending = Math.max(this.minBatch, maxPendingBytes);
   }
 
   /** Bytes held that are not encoded yet. */
@@ -43,7 +51,10 @@ export class StreamEncoder {
     if (this.len < this.nextAttempt) return null;
     const cut = this.findCut(this.buf, this.len);
     if (cut <= 0) {
-      this.nextAttempt = this.len * 2;
+      if (this.len > this.maxPending) {
+        throw new UserError(longStretchMessage('the text', this.consumed, this.maxPending, 'encode it exactly'));
+      }
+      this.nextAttempt = Math.min(this.len * 2, this.maxPending + 1);
       return null;
     }
     const ids = this.take(cut);
@@ -60,6 +71,7 @@ export class StreamEncoder {
     }
     const ids = this.take(this.len);
     this.nextAttempt = this.minBatch;
+    this.consumed = 0;
     return ids;
   }
 
@@ -69,6 +81,7 @@ export class StreamEncoder {
     this.encoder.encodeRange(this.buf, 0, cut, this.out);
     this.buf.copyWithin(0, cut, this.len);
     this.len -= cut;
+    this.consumed += cut;
     // Give memory back after a long unsplittable stretch.
     if (this.buf.length > 1 << 20 && this.len < this.buf.length >> 3) {
       this.buf = this.buf.slice(0, Math.max(1 << 16, this.len * 2));

@@ -13,10 +13,16 @@
  * and strings only), so worker threads get them by structured clone and
  * build an identical encoder without re-reading tokenizer files.
  */
-import { PretokenCache } from './bpe-encode-cache.ts';
+import { MAX_CACHED_BYTES, PretokenCache } from './bpe-encode-cache.ts';
 import { BpeMerger, MergeTable } from './bpe-encode-merge.ts';
 import { nextPretokenEnd, type ScanCounters } from './pretokenizer.ts';
 import { SpecialMatcher, type SpecialToken } from './special-split.ts';
+
+/** Pieces of a long pretoken longer than this are merged into arrays of their own (no scratch copy). */
+const LONG_PIECE = 4096;
+
+/** Pretokens longer than this skip the cache (it keeps none this long) and are merged piecewise. */
+const LONG_PRETOKEN = MAX_CACHED_BYTES;
 
 /** Everything an encoder needs, as structured-clonable data. */
 export interface EncoderSpec {
@@ -64,9 +70,65 @@ export class IdBuffer {
   }
 }
 
+/**
+ * Which byte junctions a merge can ever join: entry (x << 8) | y is 1 when
+ * some merge (L, R) can join a token ending in byte x to one starting with
+ * byte y. Where it is 0 no merge ever spans the junction, so the bytes on
+ * either side are merged independently (same ids, less memory: this is how
+ * a run of megabytes without whitespace is encoded in pieces, exactly).
+ * First and last bytes of each id follow the merges (L's first, R's last)
+ * to a fixed point; an id whose merges disagree counts as any byte.
+ */
+export function joinableJunctions(spec: Pick<EncoderSpec, 'vocabSize' | 'byteToId' | 'merges'>): Uint8Array {
+  const UNKNOWN = -1;
+  const ANY = 256;
+  const first = new Int16Array(spec.vocabSize).fill(UNKNOWN);
+  const last = new Int16Array(spec.vocabSize).fill(UNKNOWN);
+  for (let byte = 0; byte < 256; byte++) {
+    const id = spec.byteToId[byte];
+    if (id >= 0 && id < spec.vocabSize) { first[id] = byte; last[id] = byte; }
+  }
+  const m = spec.merges;
+  const table = new Uint8Array(1 << 16);
+  for (let k = 0; k < m.length; k++) if (!(m[k] >= 0 && m[k] < spec.vocabSize)) return table.fill(1);
+  const join = (have: number, put: number): number => (have === UNKNOWN ? put : have === put ? have : ANY);
+  // In rank order every merge uses earlier tokens, so two passes settle it;
+  // a file that does not settle in 64 gets no junction marked safe.
+  let changed = true;
+  for (let pass = 0; changed && pass < 64; pass++) {
+    changed = false;
+    for (let k = 0; k + 2 < m.length; k += 3) {
+      const l = m[k];
+      const r = m[k + 1];
+      const c = m[k + 2];
+      if (first[l] === UNKNOWN || last[r] === UNKNOWN) continue;
+      const f = join(first[c], first[l]);
+      const e = join(last[c], last[r]);
+      if (f !== first[c] || e !== last[c]) { first[c] = f; last[c] = e; changed = true; }
+    }
+  }
+  if (changed) return table.fill(1);
+  for (let k = 0; k + 2 < m.length; k += 3) {
+    const x = last[m[k]];
+    const y = first[m[k + 1]];
+    if (x === UNKNOWN || y === UNKNOWN) continue; // this merge can never apply
+    if (x === ANY || y === ANY) {
+      for (let a = 0; a < 256; a++) {
+        if (x !== ANY && a !== x) continue;
+        for (let b = 0; b < 256; b++) if (y === ANY || b === y) table[(a << 8) | b] = 1;
+      }
+    } else {
+      table[(x << 8) | y] = 1;
+    }
+  }
+  return table;
+}
+
 export class BpeEncoder {
   readonly spec: EncoderSpec;
   readonly specials: SpecialMatcher;
+  /** See `joinableJunctions`. */
+  readonly joinable: Uint8Array;
   /** Id of each special token, by its index in `specials`. */
   private readonly specialIds: Int32Array;
   private readonly byteToId: Int32Array;
@@ -89,6 +151,7 @@ export class BpeEncoder {
     this.cache = new PretokenCache(cacheEntries);
     this.specials = new SpecialMatcher(spec.specials.map((s) => s.text));
     this.specialIds = Int32Array.from(spec.specials, (s) => s.id);
+    this.joinable = joinableJunctions(spec);
   }
 
   /** Times the pretoken cache was cleared for being full (for tuning and tests). */
@@ -122,6 +185,15 @@ export class BpeEncoder {
     let i = s;
     while (i < e) {
       const j = nextPretokenEnd(b, i, e, counters);
+      if (j - i > LONG_PRETOKEN) {
+        // Makes room for its ids itself, piece by piece.
+        out.length = n;
+        this.mergeLong(b, i, j, out);
+        data = out.data;
+        n = out.length;
+        i = j;
+        continue;
+      }
       if (n + (j - i) > data.length) {
         out.length = n;
         out.reserve(Math.max(j - i, (e - i) >> 2));
@@ -153,6 +225,37 @@ export class BpeEncoder {
       i = j;
     }
     out.length = n;
+  }
+
+  /**
+   * Merges a long pretoken b[s, e) and appends its ids to `out`: piece by
+   * piece, cut where no merge can join the bytes on either side
+   * (`joinable`), so memory follows the longest piece and the ids made, not
+   * the pretoken. Same ids as merging it whole.
+   */
+  private mergeLong(b: Uint8Array, s: number, e: number, out: IdBuffer): void {
+    const joinable = this.joinable;
+    let start = s;
+    for (let c = s + 1; c <= e; c++) {
+      if (c < e && joinable[(b[c - 1] << 8) | b[c]] !== 0) continue;
+      if (c - start === 1) {
+        const id = this.byteToId[b[start]];
+        if (id < 0) this.merger.merge(b, start, c, this.scratch); // throws the missing-byte error
+        out.push(id);
+      } else {
+        let ids: Int32Array;
+        if (c - start > LONG_PIECE) {
+          ids = this.merger.mergeLong(b, start, c);
+        } else {
+          if (this.scratch.length < c - start) this.scratch = new Int32Array(c - start);
+          ids = this.scratch.subarray(0, this.merger.merge(b, start, c, this.scratch));
+        }
+        out.reserve(ids.length);
+        out.data.set(ids, out.length);
+        out.length += ids.length;
+      }
+      start = c;
+    }
   }
 
   /** Encodes a whole byte buffer into a fresh Uint32Array. */

@@ -9,6 +9,16 @@
  * the neighbouring pairs, so no step rescans the corpus. Ties on count go to the lexicographically greater pair of byte
  * strings (Python's max over (bytes, bytes) tuples, as in CS336).
  *
+ * A word longer than a block (`blockSymbols`, default 64: a pretoken of
+ * megabytes without whitespace, such as a run of one letter) is kept as a
+ * chain of fixed-size block records, and each pair lists the blocks that
+ * hold its left symbol. A merge then visits only the blocks that contain the
+ * pair instead of the whole word, so such a word costs O(length) memory and
+ * each merge O(blocks touched), not O(length). Pairs that straddle two
+ * blocks are merged into the left block; for a pair of two equal symbols,
+ * whose occurrences overlap, the blocks are visited in word order so the
+ * left-to-right rule holds. Results are identical to the unblocked loop.
+ *
  * Token ids here are internal: 0..255 are the single bytes, 256 + i is the
  * token made by merge i. Special tokens are added by the caller.
  */
@@ -54,6 +64,12 @@ class MergeState {
   readonly recF: Float64Array;
   readonly recEnd: number;
   readonly tokenBytes: Uint8Array[] = [];
+  /** Block records (of words longer than one block) start here, each `blockStride` ints. */
+  readonly blockStart: number;
+  readonly blockStride: number;
+  /** Per block: record offset of the previous / next non-empty block of its word, or -1. */
+  readonly blockPrev: Int32Array;
+  readonly blockNext: Int32Array;
 
   // pair table: slots [a, b, id + 1]; per pair id: a, b, stamp, count
   pCap = 1 << 16;
@@ -86,31 +102,39 @@ class MergeState {
   touched: Int32Array = new Int32Array(1024);
   nTouched = 0;
 
-  constructor(words: PretokenCounts) {
+  constructor(words: PretokenCounts, blockSymbols: number) {
     const nIn = words.lens.length;
     const starts = new Int32Array(nIn);
+    const block = Math.max(2, blockSymbols);
+    const stride = (4 + block + 1) & ~1;
     let size = 0;
     let nSyms = 0;
     let nWords = 0;
+    let nBlocks = 0;
     for (let k = 0, o = 0; k < nIn; k++) {
       const len = words.lens[k];
       starts[k] = o;
       o += len;
       if (len >= 2) {
-        size += (4 + len + 1) & ~1;
-        nSyms += len;
-        nWords++;
+        if (len > block) {
+          nBlocks += Math.ceil(len / block);
+        } else {
+          size += (4 + len + 1) & ~1;
+          nSyms += len;
+          nWords++;
+        }
       }
     }
     // Frequent words first: they are visited most, so they share cache lines.
     // Ordering by powers of two of the count (a counting sort) is enough.
+    const isShort = (k: number): boolean => words.lens[k] >= 2 && words.lens[k] <= block;
     const bucketOf = (k: number): number => 52 - Math.min(52, Math.floor(Math.log2(words.counts[k])));
     const starts53 = new Int32Array(54);
-    for (let k = 0; k < nIn; k++) if (words.lens[k] >= 2) starts53[bucketOf(k) + 1]++;
+    for (let k = 0; k < nIn; k++) if (isShort(k)) starts53[bucketOf(k) + 1]++;
     for (let b = 1; b < 54; b++) starts53[b] += starts53[b - 1];
     const order = new Int32Array(nWords);
-    for (let k = 0; k < nIn; k++) if (words.lens[k] >= 2) order[starts53[bucketOf(k)]++] = k;
-    const buffer = new ArrayBuffer(size * 4);
+    for (let k = 0; k < nIn; k++) if (isShort(k)) order[starts53[bucketOf(k)]++] = k;
+    const buffer = new ArrayBuffer((size + nBlocks * stride) * 4);
     this.rec = new Int32Array(buffer);
     this.recF = new Float64Array(buffer);
     let r = 0;
@@ -124,24 +148,69 @@ class MergeState {
       for (let j = 0; j < len; j++) this.rec[r + 4 + j] = words.bytes[o + j];
       r += (4 + len + 1) & ~1;
     }
+    // Long words: consecutive blocks in word order, linked both ways.
+    this.blockStart = r;
+    this.blockStride = stride;
+    this.blockPrev = new Int32Array(nBlocks);
+    this.blockNext = new Int32Array(nBlocks);
+    for (let k = 0, i = 0; k < nIn; k++) {
+      const len = words.lens[k];
+      if (len <= block) continue;
+      const o = starts[k];
+      for (let j = 0; j < len; j += block, i++, r += stride) {
+        const n = Math.min(block, len - j);
+        this.recF[r >> 1] = words.counts[k];
+        this.rec[r + 2] = n;
+        this.rec[r + 3] = -1;
+        for (let q = 0; q < n; q++) this.rec[r + 4 + q] = words.bytes[o + j + q];
+        this.blockPrev[i] = j === 0 ? -1 : r - stride;
+        this.blockNext[i] = j + block >= len ? -1 : r + stride;
+      }
+    }
     this.recEnd = r;
     for (let b = 0; b < 256; b++) this.tokenBytes.push(Uint8Array.of(b));
     this.pool = new Int32Array(0);
     this.countInitialPairs(nSyms);
   }
 
+  /** Offset of the record after r (records of short words vary in size, blocks do not). */
+  private nextRecord(r: number): number {
+    return r >= this.blockStart ? r + this.blockStride : r + ((4 + this.rec[r + 2] + 1) & ~1);
+  }
+
+  /** Index of the block record r (r >= blockStart) in blockPrev / blockNext. */
+  private blockIndex(r: number): number {
+    return (r - this.blockStart) / this.blockStride;
+  }
+
   private countInitialPairs(nSyms: number): void {
     const rec = this.rec;
     // All initial pairs are byte pairs: a dense table finds their ids.
     const dense = new Int32Array(65536).fill(-1);
+    const pairAt = (x: number, y: number): number => {
+      const key = (x << 8) | y;
+      let p = dense[key];
+      if (p < 0) dense[key] = p = this.pairOf(x, y);
+      return p;
+    };
+    // The first symbol of the block after block r, or -1 (a pair across the boundary belongs to r).
+    const following = (r: number): number => {
+      if (r < this.blockStart) return -1;
+      const next = this.blockNext[this.blockIndex(r)];
+      return next < 0 ? -1 : rec[next + 4];
+    };
     // Pass 1: counts, and how many words each pair's vector needs.
-    for (let r = 0; r < this.recEnd; r += (4 + rec[r + 2] + 1) & ~1) {
+    for (let r = 0; r < this.recEnd; r = this.nextRecord(r)) {
       const f = this.recF[r >> 1];
       const e = r + 4 + rec[r + 2];
       for (let i = r + 4; i + 1 < e; i++) {
-        const key = (rec[i] << 8) | rec[i + 1];
-        let p = dense[key];
-        if (p < 0) dense[key] = p = this.pairOf(rec[i], rec[i + 1]);
+        const p = pairAt(rec[i], rec[i + 1]);
+        this.pCount[p] += f;
+        if (this.pStamp[p] !== r) { this.pStamp[p] = r; this.pVCap[p]++; }
+      }
+      const y = following(r);
+      if (y >= 0) {
+        const p = pairAt(rec[e - 1], y);
         this.pCount[p] += f;
         if (this.pStamp[p] !== r) { this.pStamp[p] = r; this.pVCap[p]++; }
       }
@@ -151,9 +220,11 @@ class MergeState {
     for (let p = 0; p < this.nPairs; p++) { this.pOff[p] = total; total += this.pVCap[p]; this.pStamp[p] = -1; }
     this.pool = new Int32Array(Math.max(1024, total + Math.max(total, nSyms)));
     this.poolUsed = total;
-    for (let r = 0; r < this.recEnd; r += (4 + rec[r + 2] + 1) & ~1) {
+    for (let r = 0; r < this.recEnd; r = this.nextRecord(r)) {
       const e = r + 4 + rec[r + 2];
       for (let i = r + 4; i + 1 < e; i++) this.listAdd(dense[(rec[i] << 8) | rec[i + 1]], r);
+      const y = following(r);
+      if (y >= 0) this.listAdd(dense[(rec[e - 1] << 8) | y], r);
     }
     this.heapCap = Math.max(1024, this.nPairs * 2);
     this.heapId = new Int32Array(this.heapCap);
@@ -393,6 +464,9 @@ class MergeState {
     this.nTouched = 0;
     const rec = this.rec;
     const n = this.pLen[top];
+    const blocks = this.blockStart < this.recEnd;
+    // Occurrences of (a, a) overlap: the blocks of a word must be merged left to right.
+    if (blocks && a === b) this.sortBlockEntries(top);
     // Touch every listed record first: these independent loads overlap their
     // cache misses, so the loop below finds the records in cache.
     {
@@ -408,6 +482,10 @@ class MergeState {
       const r0 = this.pool[this.pOff[top] + k];
       if (rec[r0 + 3] === m) continue;
       rec[r0 + 3] = m;
+      if (blocks && r0 >= this.blockStart) {
+        this.mergeBlock(r0, top, a, b, x, m);
+        continue;
+      }
       const s = r0 + 4;
       const end = s + rec[r0 + 2];
       const f = this.recF[r0 >> 1];
@@ -440,6 +518,99 @@ class MergeState {
       else this.listFree(p);
     }
   }
+
+  /** Sorts the block records in pair p's vector by offset (word order), leaving the other entries in place. */
+  private sortBlockEntries(p: number): void {
+    const off = this.pOff[p];
+    const len = this.pLen[p];
+    const pool = this.pool;
+    let nb = 0;
+    for (let k = 0; k < len; k++) if (pool[off + k] >= this.blockStart) nb++;
+    if (nb < 2) return;
+    const sorted = new Int32Array(nb);
+    for (let k = 0, j = 0; k < len; k++) if (pool[off + k] >= this.blockStart) sorted[j++] = pool[off + k];
+    sorted.sort();
+    for (let k = 0, j = 0; k < len; k++) if (pool[off + k] >= this.blockStart) pool[off + k] = sorted[j++];
+  }
+
+  /**
+   * `merge` within one block record r0 of a long word: like the loop over a
+   * whole word, but the symbol before the block's first one and after its
+   * last one live in the neighbouring non-empty blocks, and a pair whose
+   * right symbol opens the next block is merged into this block.
+   */
+  private mergeBlock(r0: number, top: number, a: number, b: number, x: number, m: number): void {
+    const rec = this.rec;
+    const i0 = this.blockIndex(r0);
+    const s = r0 + 4;
+    const end = s + rec[r0 + 2];
+    const f = this.recF[r0 >> 1];
+    let r = s;
+    let out = s;
+    while (r < end) {
+      if (rec[r] === a) {
+        // The right symbol: in this block, or the first of the next block.
+        let nb = -1;
+        let hit = false;
+        if (r + 1 < end) {
+          hit = rec[r + 1] === b;
+        } else {
+          nb = this.blockNext[i0];
+          hit = nb >= 0 && rec[nb + 4] === b;
+        }
+        if (hit) {
+          if (out > s) {
+            const prev = rec[out - 1];
+            this.lose(prev, a, f, top);
+            this.gain(prev, x, f, r0, m);
+          } else {
+            const pb = this.blockPrev[i0];
+            if (pb >= 0) {
+              const prev = rec[pb + 4 + rec[pb + 2] - 1];
+              this.lose(prev, a, f, top);
+              this.gain(prev, x, f, pb, m);
+            }
+          }
+          let next = -1;
+          if (nb < 0) {
+            if (r + 2 < end) {
+              next = rec[r + 2];
+            } else {
+              const after = this.blockNext[i0];
+              if (after >= 0) next = rec[after + 4];
+            }
+            r += 2;
+          } else {
+            // b opens the next block: take it out of there.
+            const len = rec[nb + 2] - 1;
+            rec.copyWithin(nb + 4, nb + 5, nb + 5 + len);
+            rec[nb + 2] = len;
+            if (len === 0) this.unlinkBlock(nb);
+            const after = this.blockNext[i0];
+            if (after >= 0) next = rec[after + 4];
+            r += 1;
+          }
+          if (next >= 0) {
+            this.lose(b, next, f, top);
+            this.gain(x, next, f, r0, m);
+          }
+          rec[out++] = x;
+          continue;
+        }
+      }
+      rec[out++] = rec[r++];
+    }
+    rec[r0 + 2] = out - s;
+  }
+
+  /** Drops an emptied block from its word's chain. */
+  private unlinkBlock(r: number): void {
+    const i = this.blockIndex(r);
+    const prev = this.blockPrev[i];
+    const next = this.blockNext[i];
+    if (prev >= 0) this.blockNext[this.blockIndex(prev)] = next;
+    if (next >= 0) this.blockPrev[this.blockIndex(next)] = prev;
+  }
 }
 
 const WARM_UP_ABOVE = 50_000;
@@ -452,20 +623,26 @@ function rehearse(words: PretokenCounts): void {
   learnMerges({ bytes: words.bytes.subarray(0, bytes), lens: words.lens.subarray(0, n), counts: words.counts.subarray(0, n) }, 200);
 }
 
+/** Default block size (symbols) for words longer than that; see the module comment. */
+export const DEFAULT_BLOCK_SYMBOLS = 64;
+
 /**
  * Learns up to `numMerges` merges from unique pretokens with counts.
- * `onProgress(done)` is called every `progressEvery` merges.
+ * `onProgress(done)` is called every `progressEvery` merges. Words longer
+ * than `blockSymbols` are kept in blocks of that size (same result, for
+ * speed on very long pretokens; tests use tiny blocks).
  */
 export function learnMerges(
   words: PretokenCounts,
   numMerges: number,
   onProgress?: (done: number) => void,
   progressEvery = 256,
+  blockSymbols = DEFAULT_BLOCK_SYMBOLS,
 ): MergeResult {
   // The first merges are the largest (they touch most words). On a big input,
   // a short rehearsal on a sample gets the loops JIT-compiled before them.
   if (words.lens.length > WARM_UP_ABOVE && numMerges > 1000) rehearse(words);
-  const st = new MergeState(words);
+  const st = new MergeState(words, blockSymbols);
   const outPairs = new Int32Array(numMerges * 2);
   const outCounts = new Float64Array(numMerges);
   let n = 0;

@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { UserError } from '../pipeline/errors.ts';
-import { SafeRechunker, type SafeChunk } from './chunking.ts';
+import { DEFAULT_MAX_PRETOKEN_BYTES, NoSafeCutError, SafeRechunker, longStretchMessage, type SafeChunk } from './chunking.ts';
 import { learnMerges } from './bpe-merge.ts';
 import { autoWorkers, countStream } from './pretoken-count-parallel.ts';
 
@@ -20,6 +20,8 @@ import { autoWorkers, countStream } from './pretoken-count-parallel.ts';
 export interface InputPart {
   data: Uint8Array;
   last?: boolean;
+  /** The source's name, for error messages (e.g. the file, or - for stdin). */
+  file?: string;
 }
 
 /**
@@ -48,6 +50,13 @@ export interface TrainBpeOptions {
   workers?: number | 'auto';
   /** Target chunk size in bytes (default 8 MiB). */
   chunkBytes?: number;
+  /**
+   * Longest stretch without a safe cut (in practice: one pretoken, such as
+   * a run of one letter) that is held whole and counted exactly; a longer
+   * one is a UserError naming the file and offset (CLI: --max-pretoken-mb).
+   * Default DEFAULT_MAX_PRETOKEN_BYTES.
+   */
+  maxPretokenBytes?: number;
   onProgress?: (p: TrainProgress) => void;
 }
 
@@ -55,7 +64,7 @@ export interface TrainBpeOptions {
 export interface TokenSummary {
   id: number;
   bytes: number;
-  /** The token decoded as UTF-8 (invalid bytes as U+FFFD). */
+  /** The token decoded as UTF-8 (invalid bytes as U+FFFD); past 200 bytes cut short, ending in "…". */
   text: string;
 }
 
@@ -112,6 +121,9 @@ function validate(opts: TrainBpeOptions): string[] {
   if (opts.chunkBytes !== undefined && (!Number.isInteger(opts.chunkBytes) || opts.chunkBytes < 64)) {
     throw new UserError(`chunk size must be a whole number of at least 64 bytes, got ${opts.chunkBytes}`);
   }
+  if (opts.maxPretokenBytes !== undefined && !(opts.maxPretokenBytes >= 64)) {
+    throw new UserError(`the longest pretoken limit must be at least 64 bytes, got ${opts.maxPretokenBytes}`);
+  }
   return specials;
 }
 
@@ -133,6 +145,7 @@ function fileSize(path: string): number {
 }
 
 async function* fileParts(path: string, readBytes: number): AsyncGenerator<InputPart> {
+  yield { data: new Uint8Array(0), file: path };
   let handle;
   try {
     handle = await open(path, 'r');
@@ -146,9 +159,9 @@ async function* fileParts(path: string, readBytes: number): AsyncGenerator<Input
       const { bytesRead } = await handle.read(buf, 0, readBytes, offset);
       if (bytesRead === 0) break;
       offset += bytesRead;
-      yield { data: buf.subarray(0, bytesRead) };
+      yield { data: buf.subarray(0, bytesRead), file: path };
     }
-    yield { data: new Uint8Array(0), last: true };
+    yield { data: new Uint8Array(0), last: true, file: path };
   } finally {
     await handle.close();
   }
@@ -169,14 +182,25 @@ async function* inputParts(input: BpeInput, readBytes: number): AsyncGenerator<I
   }
 }
 
-/** Safe chunks of the whole input; every source's end is a document boundary. */
-async function* safeChunks(input: BpeInput, chunkBytes: number, specials: readonly string[]): AsyncGenerator<SafeChunk> {
-  const rechunker = new SafeRechunker(chunkBytes, specials);
-  for await (const part of inputParts(input, Math.min(chunkBytes, 4 << 20))) {
-    if (part.data.length > 0) yield* rechunker.push(part.data);
-    if (part.last) yield* rechunker.end();
+/**
+ * Safe chunks of the whole input; every source's end is a document boundary.
+ * A stretch of more than `maxHeld` bytes without a safe cut is a UserError
+ * naming the source and the offset where the stretch starts.
+ */
+async function* safeChunks(input: BpeInput, chunkBytes: number, specials: readonly string[], maxHeld: number): AsyncGenerator<SafeChunk> {
+  const rechunker = new SafeRechunker(chunkBytes, specials, maxHeld);
+  let source = 'the training input';
+  try {
+    for await (const part of inputParts(input, Math.min(chunkBytes, 4 << 20))) {
+      if (part.file !== undefined) source = part.file === '-' ? 'stdin' : part.file;
+      if (part.data.length > 0) yield* rechunker.push(part.data);
+      if (part.last) yield* rechunker.end();
+    }
+    yield* rechunker.end();
+  } catch (e) {
+    if (e instanceof NoSafeCutError) throw new UserError(longStretchMessage(source, e.offset, e.limit, 'train on it exactly'));
+    throw e;
   }
-  yield* rechunker.end();
 }
 
 const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -195,7 +219,8 @@ export async function trainBpe(opts: TrainBpeOptions): Promise<TrainBpeResult> {
   const progress = opts.onProgress;
 
   let countedBytes = 0;
-  const counted = await countStream(safeChunks(opts.input, chunkBytes, specials), specials, workers, (bytes) => {
+  const maxHeld = Math.max(chunkBytes, opts.maxPretokenBytes ?? DEFAULT_MAX_PRETOKEN_BYTES);
+  const counted = await countStream(safeChunks(opts.input, chunkBytes, specials, maxHeld), specials, workers, (bytes) => {
     countedBytes += bytes;
     progress?.({ phase: 'count', done: countedBytes, total: size });
   });
@@ -228,7 +253,7 @@ export async function trainBpe(opts: TrainBpeOptions): Promise<TrainBpeResult> {
     .slice(256)
     .sort((x, y) => y.len - x.len || x.t - y.t)
     .slice(0, 5)
-    .map(({ t, len }) => ({ id: base + t, bytes: len, text: textDecoder.decode(learned.tokenBytes[t]) }));
+    .map(({ t, len }) => ({ id: base + t, bytes: len, text: shownText(learned.tokenBytes[t]) }));
 
   const stats: TrainBpeStats = {
     inputBytes: counted.stats.bytes,
@@ -247,6 +272,17 @@ export async function trainBpe(opts: TrainBpeOptions): Promise<TrainBpeResult> {
     longestTokens: longest,
   };
   return { vocab, merges, specialTokens: specials, stats };
+}
+
+/** Longest text of a token shown in reports; longer tokens are cut with an ellipsis. */
+const SHOWN_BYTES = 200;
+
+/** A token decoded for reports: whole when short, else its first SHOWN_BYTES bytes (whole characters) and "…". */
+function shownText(bytes: Uint8Array): string {
+  if (bytes.length <= SHOWN_BYTES) return textDecoder.decode(bytes);
+  let end = SHOWN_BYTES;
+  while (end > SHOWN_BYTES - 4 && (bytes[end] & 0xc0) === 0x80) end--;
+  return `${textDecoder.decode(bytes.subarray(0, end))}…`;
 }
 
 function cpuMs(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number {

@@ -137,13 +137,82 @@ export function findChunkCut(buf: Uint8Array, length: number, specials: SpecialM
   return { at: -1, inText: false };
 }
 
+/** Pretokens at least this long are searched for junction cuts (`findJunctionCut`). */
+const JUNCTION_CUT_MIN_PRETOKEN = 64;
+
+/**
+ * For encoding only, when `findChunkCut` finds nothing: the last position c
+ * inside a long pretoken (a run of letters, digits or other symbols, not
+ * whitespace) where cutting cannot change the ids. Pretokenizing the two
+ * sides gives the pretoken's two halves (the pattern has no lookbehind and a
+ * run restarted mid-way ends where it did, unless it restarts at an
+ * apostrophe, which could begin a contraction), and no merge joins the bytes
+ * at c (`joinable[(buf[c - 1] << 8) | buf[c]] === 0`, see
+ * `joinableJunctions` in bpe-encode.ts), so the ids are those of the whole.
+ * The same end-of-buffer precautions as `findScannedCut` apply. -1 when none.
+ */
+export function findJunctionCut(buf: Uint8Array, length: number, specials: SpecialMatcher, joinable: Uint8Array): number {
+  const counters = { invalid: 0 };
+  const nearEnd = length - specials.maxBytes;
+  const limit = completeLength(buf, length) - 2;
+  let best = -1;
+  let pos = 0;
+  while (pos < length) {
+    const sp = specials.find(buf, pos, length, length);
+    const pieceEnd = sp < 0 ? length : sp;
+    let i = pos;
+    while (i < pieceEnd) {
+      const e = nextPretokenEnd(buf, i, pieceEnd, counters);
+      if (e - i >= JUNCTION_CUT_MIN_PRETOKEN && !isWhitespacePretoken(buf, i, e)) {
+        // Character boundaries c in [i + 2, min(e, limit)).
+        const stop = Math.min(e, limit);
+        let c = i + ((decodeUtf8At(buf, i, e) & 7));
+        while (c < stop) {
+          if (c >= i + 2 && joinable[(buf[c - 1] << 8) | buf[c]] === 0 && buf[c] !== 0x27
+            && !(c > nearEnd && specials.spans(buf, length, c))) best = c;
+          c += decodeUtf8At(buf, c, e) & 7;
+        }
+      }
+      i = e;
+    }
+    if (sp < 0) break;
+    pos = specials.matchEnd;
+  }
+  return best;
+}
+
 /**
  * `findChunkCut` as the cut finder of `rechunk` (src/stream/rechunk.ts) and
  * the streaming encoder: the largest safe cut of a buffer that more bytes may
- * follow, or 0 when there is none yet.
+ * follow, or 0 when there is none yet. With an encoder's `joinable` table it
+ * also cuts inside a long pretoken where no merge can span the cut
+ * (`findJunctionCut`), so a run of megabytes without whitespace is encoded
+ * in bounded pieces whenever the merges allow it.
  */
-export function safeCutFinder(specials: SpecialMatcher): (buf: Uint8Array, length?: number) => number {
-  return (buf, length = buf.length) => Math.max(0, findChunkCut(buf, length, specials).at);
+export function safeCutFinder(specials: SpecialMatcher, joinable?: Uint8Array): (buf: Uint8Array, length?: number) => number {
+  return (buf, length = buf.length) => {
+    const at = findChunkCut(buf, length, specials).at;
+    if (at > 0 || joinable === undefined) return Math.max(0, at);
+    return Math.max(0, findJunctionCut(buf, length, specials, joinable));
+  };
+}
+
+/**
+ * Default of the longest stretch without a safe cut (one pretoken, in
+ * practice) that train-bpe and encode hold whole: `--max-pretoken-mb`.
+ */
+export const DEFAULT_MAX_PRETOKEN_BYTES = 64 << 20;
+
+/**
+ * The one-line error for a stretch of more than `limit` bytes without a safe
+ * cut, starting at byte `offset` of `source`; `what` says what needs it
+ * whole (e.g. 'train on it exactly').
+ */
+export function longStretchMessage(source: string, offset: number, limit: number, what: string): string {
+  const mb = limit / (1 << 20);
+  const shown = Number.isInteger(mb) ? String(mb) : mb.toFixed(3);
+  return `${source}: from byte ${offset}, more than ${shown} MB without a place to cut (one pretoken that long: a run of letters, digits or symbols with no whitespace); `
+    + `raise --max-pretoken-mb above ${shown} to ${what} (memory grows with it, see --help), or remove that run from the input`;
 }
 
 /** A chunk cut at a safe position, in a buffer it owns (transferable). */
@@ -156,18 +225,42 @@ export interface SafeChunk {
 }
 
 /**
+ * Thrown by `SafeRechunker` when `held` bytes starting at byte `offset` of
+ * the current input contain no safe cut and the limit forbids holding more:
+ * one pretoken (or whitespace run) longer than `limit` bytes.
+ */
+export class NoSafeCutError extends Error {
+  readonly offset: number;
+  readonly held: number;
+  readonly limit: number;
+
+  constructor(offset: number, held: number, limit: number) {
+    super(`no safe cut in ${held} bytes from byte ${offset} (limit ${limit})`);
+    this.name = 'NoSafeCutError';
+    this.offset = offset;
+    this.held = held;
+    this.limit = limit;
+  }
+}
+
+/**
  * Re-cuts a byte stream into chunks of about `chunkBytes` that end at safe
  * cuts. Memory held is one chunk plus what does not fit a safe cut yet (a
- * buffer grows past `chunkBytes` only while no safe cut exists in it).
+ * buffer grows past `chunkBytes` only while no safe cut exists in it, and
+ * never past `maxHeldBytes`: beyond that `push` throws `NoSafeCutError`).
  */
 export class SafeRechunker {
   private buf: Buffer;
   private len = 0;
+  /** Byte offset in the current input of buf[0]. */
+  private offset = 0;
   private readonly chunkBytes: number;
+  private readonly maxHeld: number;
   private readonly specials: SpecialMatcher;
 
-  constructor(chunkBytes: number, specials: readonly string[]) {
+  constructor(chunkBytes: number, specials: readonly string[], maxHeldBytes = Number.POSITIVE_INFINITY) {
     this.chunkBytes = chunkBytes;
+    this.maxHeld = Math.max(chunkBytes, maxHeldBytes);
     this.specials = new SpecialMatcher(specials);
     this.buf = Buffer.allocUnsafeSlow(chunkBytes + 8);
   }
@@ -184,16 +277,18 @@ export class SafeRechunker {
       if (this.len === this.buf.length - 8) {
         const cut = findChunkCut(this.buf, this.len, this.specials);
         if (cut.at <= 0) {
-          // No safe cut yet (e.g. one huge pretoken): grow and keep reading.
-          const bigger = Buffer.allocUnsafeSlow(this.buf.length * 2);
+          // No safe cut yet (e.g. one huge pretoken): grow, up to the limit, and keep reading.
+          if (this.len >= this.maxHeld) throw new NoSafeCutError(this.offset, this.len, this.maxHeld);
+          const bigger = Buffer.allocUnsafeSlow(Math.min(this.len * 2, this.maxHeld) + 8);
           this.buf.copy(bigger, 0, 0, this.len);
           this.buf = bigger;
           continue;
         }
-        const next = Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, (this.len - cut.at) * 2) + 8);
+        const next = Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, Math.min((this.len - cut.at) * 2, this.maxHeld)) + 8);
         this.buf.copy(next, 0, cut.at, this.len);
         const chunk: SafeChunk = { buf: this.buf, length: cut.at, continues: cut.inText };
         this.len -= cut.at;
+        this.offset += cut.at;
         this.buf = next;
         yield chunk;
       }
@@ -202,6 +297,7 @@ export class SafeRechunker {
 
   /** Ends one input (a document boundary): yields what is left, if anything. */
   *end(): Generator<SafeChunk> {
+    this.offset = 0;
     if (this.len === 0) return;
     const chunk: SafeChunk = { buf: this.buf, length: this.len, continues: false };
     this.buf = Buffer.allocUnsafeSlow(this.chunkBytes + 8);

@@ -13,7 +13,7 @@
  *     "tokens": 123456,                // number of ids in F
  *     "sourceBytes": 654321,           // input text bytes they encode
  *     "vocabSize": 50257,
- *     "tokenizerHash": "<sha256 hex>", // Tokenizer.hash(): ids mean nothing without it
+ *     "tokenizerHash": "sha256:<hex>", // the tokenizer identity (tokenizer-identity.ts): ids mean nothing without it
  *     "specialTokens": { "<|endoftext|>": 50256 }
  *   }
  *
@@ -22,12 +22,12 @@
  * a crash never leaves a partial file under the final name. An id that does
  * not fit the dtype is an error, never silently truncated.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { UserError } from '../pipeline/errors.ts';
-import { commitTemp, discardTemp, ensureDir, tempPathFor, writeFileAtomic } from '../util/atomic.ts';
+import { commitTemp, discardTemp, ensureDir, fsyncOrFail, prepareTempFile, settleWriteError, tempPathFor, writeAllSync } from '../util/atomic.ts';
 
 export type TokenDtype = 'uint16' | 'uint32';
 
@@ -133,6 +133,8 @@ export class TokenFileWriter {
   private readonly stdout: Writable | null;
   private tokens = 0;
   private sourceBytes = 0;
+  /** Bytes written to the temporary so far. */
+  private fileBytes = 0;
   private done = false;
 
   /** Opens `path` for writing (`-`: stdout, or the given stream for tests). */
@@ -171,8 +173,14 @@ export class TokenFileWriter {
     const bytes = toBytes(ids, this.dtype, this.info.vocabSize, !fromEncoder);
     this.tokens += ids.length;
     if (this.fd !== null) {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+      try {
+        writeAllSync(this.fd, bytes, this.path, this.fileBytes);
+      } catch (e) {
+        // Out of space: the temporary goes, the previous token file stays.
+        this.abort();
+        throw settleWriteError(e, this.path);
+      }
+      this.fileBytes += bytes.length;
       return;
     }
     const out = this.stdout as Writable;
@@ -208,13 +216,23 @@ export class TokenFileWriter {
     this.done = true;
     const meta = this.meta();
     if (this.fd === null) return meta;
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    this.fd = null;
+    const tmp = this.tmp as string;
+    let sideTmp: string;
+    try {
+      fsyncOrFail(this.fd, this.path, this.fileBytes);
+      closeSync(this.fd);
+      this.fd = null;
+      // Everything that needs space is written before the previous file is touched.
+      sideTmp = prepareTempFile(sidecarPath(this.path), `${JSON.stringify(meta, null, 2)}\n`);
+    } catch (e) {
+      this.done = false;
+      this.abort();
+      throw settleWriteError(e, this.path);
+    }
     // A stale sidecar must not describe the new data, even for a moment.
     rmSync(sidecarPath(this.path), { force: true });
-    commitTemp(this.tmp as string, this.path);
-    writeFileAtomic(sidecarPath(this.path), `${JSON.stringify(meta, null, 2)}\n`);
+    commitTemp(tmp, this.path);
+    commitTemp(sideTmp, sidecarPath(this.path));
     return meta;
   }
 
@@ -228,6 +246,26 @@ export class TokenFileWriter {
     }
     if (this.tmp) discardTemp(this.tmp);
   }
+}
+
+/** Whether `path` holds an lmpipe token-file sidecar (format "lmpipe-tokens"). */
+function isSidecar(path: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as { format?: unknown }).format === 'lmpipe-tokens';
+  } catch {
+    return false;
+  }
+}
+
+/** Why existing `path` is not a token file that encode may replace (null when it is one: it has its sidecar). */
+export function notATokenFile(path: string): string | null {
+  if (!existsSync(sidecarPath(path))) return `it has no ${basename(sidecarPath(path))} sidecar`;
+  return isSidecar(sidecarPath(path)) ? null : `${basename(sidecarPath(path))} is not a token-file sidecar`;
+}
+
+/** Why existing `path` is not a token-file sidecar that encode may replace (null when it is one). */
+export function notATokenSidecar(path: string): string | null {
+  return isSidecar(path) ? null : 'it is not an lmpipe token-file sidecar (format "lmpipe-tokens")';
 }
 
 /** Reads and checks a token file's sidecar. */

@@ -10,16 +10,20 @@
  * - `tokenizer.json` a HuggingFace `tokenizers` ByteLevel BPE with the special
  *                  tokens as added tokens;
  * - `lmpipe.json`  metadata: special tokens and ids, vocab size, training
- *                  stats, a content hash of vocab.json + merges.txt.
+ *                  stats, and the tokenizer identity (`tokenizerHash`, see
+ *                  tokenizer-identity.ts), checked when the files are read.
  * The directory is written to a temporary sibling and renamed into place, so
  * an interrupted run never leaves a half-written tokenizer.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from '../pipeline/errors.ts';
-import { writeDirAtomic } from '../util/atomic.ts';
+import { writeDirAtomic, writeFileDurable } from '../util/atomic.ts';
+import { listSome, visibleEntries } from '../util/output-guard.ts';
+import type { InputSpec } from '../util/output-guard.ts';
 import { UNICODE_TO_BYTE, bytesToUnicode } from './byte-unicode.ts';
+import { tokenizerIdentity } from './tokenizer-identity.ts';
 
 /** What a tokenizer is made of, in memory. */
 export interface TokenizerData {
@@ -38,7 +42,8 @@ export interface SpecialTokenEntry {
 /** The contents of `lmpipe.json`. */
 export interface TokenizerMeta {
   format: 'lmpipe-bpe-tokenizer';
-  version: 1;
+  /** 2: `tokenizerHash`; version 1 files carried `contentHash` (sha256 of vocab.json + merges.txt) instead. */
+  version: 2;
   vocabSize: number;
   merges: number;
   specialTokens: SpecialTokenEntry[];
@@ -47,8 +52,8 @@ export interface TokenizerMeta {
    * two different merges); vocab.json, a map from string, keeps the first.
    */
   aliases: Record<string, number>;
-  /** sha256 over vocab.json and merges.txt as written. */
-  contentHash: string;
+  /** The tokenizer identity (tokenizer-identity.ts): `sha256:` + 64 hex digits. */
+  tokenizerHash: string;
   training?: unknown;
 }
 
@@ -82,10 +87,15 @@ export function mergesTxt(merges: ReadonlyArray<readonly [Uint8Array, Uint8Array
   return out;
 }
 
-/** A HuggingFace `tokenizers` tokenizer.json (ByteLevel BPE; specials as added tokens). */
-export function huggingFaceJson(data: TokenizerData): string {
+/**
+ * A HuggingFace `tokenizers` tokenizer.json (ByteLevel BPE; specials as added
+ * tokens). `specialsFrom`: where to look up the special tokens' ids (default
+ * `data.vocab`).
+ */
+export function huggingFaceJson(data: TokenizerData, specialsFrom: ReadonlyMap<number, Uint8Array> = data.vocab): string {
   const specialIds = new Map<string, number>();
-  for (const [id, bytes] of data.vocab) {
+  for (const [id, bytes] of specialsFrom) {
+    if (id >= data.specialTokens.length) continue;
     const s = Buffer.from(bytes).toString('utf8');
     if (data.specialTokens.includes(s) && !specialIds.has(s) && id < data.specialTokens.length) specialIds.set(s, id);
   }
@@ -129,14 +139,164 @@ export function huggingFaceJson(data: TokenizerData): string {
 }
 
 /**
+ * A growing UTF-8 byte buffer. The tokenizer files are built as bytes, not
+ * as JS strings: joining strings keeps ropes and copies alive, which cost
+ * about 75 bytes of memory per byte of vocabulary (3 GB for the 40 MB of
+ * tokens learned from a 20 MB run of one letter); this keeps it near the
+ * size of the files.
+ */
+class Utf8Builder {
+  private buf = Buffer.allocUnsafeSlow(1 << 16);
+  private len = 0;
+
+  /** Appends `text` as UTF-8. */
+  add(text: string): void {
+    const need = this.len + (text.length < 1024 ? 3 * text.length : Buffer.byteLength(text, 'utf8'));
+    if (need > this.buf.length) {
+      let cap = this.buf.length * 2;
+      while (cap < need) cap *= 2;
+      const bigger = Buffer.allocUnsafeSlow(cap);
+      this.buf.copy(bigger, 0, 0, this.len);
+      this.buf = bigger;
+    }
+    this.len += this.buf.write(text, this.len, 'utf8');
+  }
+
+  /** The bytes written so far. */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+/** Latin-1 string of bytes: an exact, compact Map key for a byte string. */
+function bytesKey(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+/** Ids ascending, each with whether it is the first id of its byte string (vocab.json keeps only those). */
+function vocabOrder(vocab: ReadonlyMap<number, Uint8Array>): Array<{ id: number; first: number }> {
+  const firstOf = new Map<string, number>();
+  return [...vocab.keys()].sort((a, b) => a - b).map((id) => {
+    const key = bytesKey(vocab.get(id) as Uint8Array);
+    const seen = firstOf.get(key);
+    if (seen === undefined) firstOf.set(key, id);
+    return { id, first: seen ?? id };
+  });
+}
+
+/** `vocabJson` as UTF-8 bytes (the same text), built without holding it as strings. */
+export function vocabJsonBytes(vocab: ReadonlyMap<number, Uint8Array>): { bytes: Buffer; aliases: Record<string, number> } {
+  const aliases: Record<string, number> = {};
+  const out = new Utf8Builder();
+  out.add('{\n');
+  let n = 0;
+  for (const { id, first } of vocabOrder(vocab)) {
+    if (first !== id) {
+      aliases[String(id)] = first;
+      continue;
+    }
+    if (n++ > 0) out.add(',\n');
+    out.add(JSON.stringify(bytesToUnicode(vocab.get(id) as Uint8Array)));
+    out.add(`: ${id}`);
+  }
+  out.add('\n}\n');
+  return { bytes: out.bytes(), aliases };
+}
+
+/** `mergesTxt` as UTF-8 bytes (the same text). */
+export function mergesTxtBytes(merges: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): Buffer {
+  const out = new Utf8Builder();
+  for (const [a, b] of merges) {
+    out.add(bytesToUnicode(a));
+    out.add(' ');
+    out.add(bytesToUnicode(b));
+    out.add('\n');
+  }
+  return out.bytes();
+}
+
+/** True for a string that is an array index, which JSON.stringify puts first, in numeric order. */
+function isArrayIndex(s: string): boolean {
+  return /^(?:0|[1-9][0-9]{0,9})$/.test(s) && Number(s) <= 4294967294;
+}
+
+/** `huggingFaceJson` as UTF-8 bytes (the same text), with the vocabulary and merges streamed in. */
+export function huggingFaceJsonBytes(data: TokenizerData): Buffer {
+  // The small parts come from JSON.stringify itself; the vocabulary and the merges replace two markers.
+  const skeleton = huggingFaceJson({ vocab: new Map(), merges: [], specialTokens: data.specialTokens }, data.vocab);
+  const vocabMark = '"vocab":{}';
+  const mergesMark = '"merges":[]';
+  const v = skeleton.indexOf(vocabMark);
+  const m = skeleton.indexOf(mergesMark, v);
+  const out = new Utf8Builder();
+  out.add(skeleton.slice(0, v));
+  out.add('"vocab":{');
+  // Object keys that are array indices (tokens such as "10") come first in numeric order, as JSON.stringify has them.
+  const order = vocabOrder(data.vocab).filter((e) => e.first === e.id).map((e) => ({ id: e.id, text: '' }));
+  const indices: Array<{ id: number; text: string }> = [];
+  const others: Array<{ id: number; text: string }> = [];
+  for (const e of order) {
+    const b = data.vocab.get(e.id) as Uint8Array;
+    const text = b.length <= 10 ? bytesToUnicode(b) : '';
+    if (text !== '' && isArrayIndex(text)) indices.push({ id: e.id, text });
+    else others.push(e);
+  }
+  indices.sort((x, y) => Number(x.text) - Number(y.text));
+  let n = 0;
+  for (const e of [...indices, ...others]) {
+    if (n++ > 0) out.add(',');
+    out.add(JSON.stringify(e.text !== '' ? e.text : bytesToUnicode(data.vocab.get(e.id) as Uint8Array)));
+    out.add(`:${e.id}`);
+  }
+  out.add('}');
+  out.add(skeleton.slice(v + vocabMark.length, m));
+  out.add('"merges":[');
+  data.merges.forEach(([a, b], k) => {
+    out.add(k > 0 ? ',[' : '[');
+    out.add(JSON.stringify(bytesToUnicode(a)));
+    out.add(',');
+    out.add(JSON.stringify(bytesToUnicode(b)));
+    out.add(']');
+  });
+  out.add(']');
+  out.add(skeleton.slice(m + mergesMark.length));
+  return out.bytes();
+}
+
+/** The files of tokenizer directory `dir` that exist, as inputs for guardOutputs. */
+export function tokenizerInputs(dir: string): InputSpec[] {
+  return [VOCAB, MERGES, HF, META].map((n) => join(dir, n)).filter((p) => existsSync(p)).map((p) => ({ path: p, what: '--tokenizer file' }));
+}
+
+/**
+ * Why `dir` is not a tokenizer directory that train-bpe wrote, or null when
+ * it is one (it holds only vocab.json, merges.txt, tokenizer.json and an
+ * lmpipe.json of this format): what train-bpe may replace without --force.
+ */
+export function notTrainBpeOutput(dir: string): string | null {
+  const names = visibleEntries(dir);
+  const others = names.filter((n) => ![VOCAB, MERGES, HF, META].includes(n));
+  if (others.length > 0) return `it holds ${listSome(others)}`;
+  if (!names.includes(META)) return `it has no ${META}`;
+  try {
+    if ((JSON.parse(readFileSync(join(dir, META), 'utf8')) as { format?: unknown }).format === 'lmpipe-bpe-tokenizer') return null;
+  } catch {
+    // unreadable: not ours
+  }
+  return `its ${META} is not train-bpe's`;
+}
+
+/**
  * Writes vocab.json, merges.txt, tokenizer.json and lmpipe.json into `dir`
- * atomically (an existing tokenizer there is replaced only on success).
+ * atomically (an existing tokenizer there is replaced only on success;
+ * `keepOthers`: other files in `dir` are kept, for train-bpe --force).
  * Returns the metadata written.
  */
-export async function writeTokenizerDir(dir: string, data: TokenizerData, training?: unknown): Promise<TokenizerMeta> {
-  const { text: vocabText, aliases } = vocabJson(data.vocab);
-  const mergesText = mergesTxt(data.merges);
-  const hash = createHash('sha256').update(vocabText).update(mergesText).digest('hex');
+export async function writeTokenizerDir(dir: string, data: TokenizerData, training?: unknown, opts: { keepOthers?: boolean } = {}): Promise<TokenizerMeta> {
+  const { bytes: vocabText, aliases } = vocabJsonBytes(data.vocab);
+  const mergesText = mergesTxtBytes(data.merges);
+  // The identity of the files as a reader will load them (the same path as Tokenizer.fromDir).
+  const tables = gpt2Tables(vocabText, join(dir, VOCAB), mergesText, join(dir, MERGES), aliases);
   const specialTokens = data.specialTokens.map((token) => {
     const bytes = Buffer.from(token, 'utf8');
     let id = -1;
@@ -145,20 +305,24 @@ export async function writeTokenizerDir(dir: string, data: TokenizerData, traini
   });
   const meta: TokenizerMeta = {
     format: 'lmpipe-bpe-tokenizer',
-    version: 1,
+    version: 2,
     vocabSize: data.vocab.size,
     merges: data.merges.length,
     specialTokens,
     aliases,
-    contentHash: `sha256:${hash}`,
+    tokenizerHash: tokenizerIdentity(tables, data.specialTokens),
     ...(training === undefined ? {} : { training }),
   };
+  // Everything is serialized first: the temporary directory then exists only for the few
+  // milliseconds of writing, during which this process cannot answer a signal.
+  const hfText = huggingFaceJsonBytes(data);
+  const metaText = JSON.stringify(meta, null, 2) + '\n';
   await writeDirAtomic(dir, (tmp) => {
-    writeFileSync(join(tmp, VOCAB), vocabText);
-    writeFileSync(join(tmp, MERGES), mergesText);
-    writeFileSync(join(tmp, HF), huggingFaceJson(data));
-    writeFileSync(join(tmp, META), JSON.stringify(meta, null, 2) + '\n');
-  });
+    writeFileDurable(join(tmp, VOCAB), vocabText);
+    writeFileDurable(join(tmp, MERGES), mergesText);
+    writeFileDurable(join(tmp, HF), hfText);
+    writeFileDurable(join(tmp, META), metaText);
+  }, { keepOthers: opts.keepOthers });
   return meta;
 }
 
@@ -190,6 +354,7 @@ function readBytes(path: string, what: string): Buffer {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UserError(`${what} ${path} not found (a tokenizer needs vocab.json and merges.txt; train one with pipelines/train-bpe.ts or point at a GPT-2 vocab/merges pair)`);
+    if (code === 'EISDIR') throw new UserError(`${what} ${path} is a directory, not a file; put the ${what} there (or pass the tokenizer directory that holds it)`);
     throw new UserError(`cannot read ${what} ${path}: ${code ?? (e as Error).message}`);
   }
 }
@@ -215,28 +380,85 @@ function gpt2Tables(vocabFile: Buffer, vocabPath: string, mergesFile: Buffer, me
 /**
  * Reads a tokenizer directory: `vocab.json` + `merges.txt`, with the special
  * tokens and id aliases of `lmpipe.json` when train-bpe wrote one (a GPT-2
- * pair alone works too). The content hash in lmpipe.json is checked, so files
+ * pair alone works too). The tokenizer identity in lmpipe.json is checked
+ * (or, in a version 1 lmpipe.json, its sha256 of the two files), so files
  * edited after training are not silently used with stale metadata.
  */
 export function readTokenizerDir(dir: string): TokenizerDir {
   if (!existsSync(dir)) throw new UserError(`tokenizer directory ${dir} does not exist (pass --tokenizer DIR holding vocab.json and merges.txt, e.g. one written by pipelines/train-bpe.ts)`);
+  if (!statSync(dir).isDirectory()) {
+    const inDir = [VOCAB, MERGES, META].includes(basename(dir)) ? `: pass its directory ${dirname(dir)}` : '';
+    throw new UserError(`--tokenizer ${dir} is a file, not a tokenizer directory${inDir} (a directory holding vocab.json and merges.txt, or a HuggingFace tokenizer.json)`);
+  }
   const vocabPath = join(dir, VOCAB);
   const mergesPath = join(dir, MERGES);
   const meta = readMeta(join(dir, META));
   const vocabFile = readBytes(vocabPath, 'vocabulary file');
   const mergesFile = readBytes(mergesPath, 'merges file');
-  if (meta && typeof meta.contentHash === 'string') {
+  // lmpipe.json version 1 recorded a sha256 of the two files instead of the identity.
+  if (meta && typeof meta.tokenizerHash !== 'string' && typeof meta.contentHash === 'string') {
     const hash = `sha256:${createHash('sha256').update(vocabFile).update(mergesFile).digest('hex')}`;
     if (hash !== meta.contentHash) {
       throw new UserError(`${dir}: vocab.json/merges.txt do not match the content hash in lmpipe.json (edited after training?); retrain, or delete lmpipe.json to use the files as they are`);
     }
   }
   const tables = gpt2Tables(vocabFile, vocabPath, mergesFile, mergesPath, meta?.aliases ?? {});
-  return { tables, specialTokens: meta?.specialTokens ?? [] };
+  const specialTokens = meta?.specialTokens ?? [];
+  if (meta && typeof meta.tokenizerHash === 'string') checkIdentity(tables, specialTokens, meta.tokenizerHash, `${dir}: vocab.json/merges.txt`);
+  return { tables, specialTokens };
+}
+
+/** Throws when the tokenizer read does not have the identity lmpipe.json records. */
+function checkIdentity(tables: TokenizerTables, specialTokens: readonly SpecialTokenEntry[], recorded: string, what: string): void {
+  const actual = tokenizerIdentity(tables, specialTokens.map((s) => s.token));
+  if (actual !== recorded) {
+    throw new UserError(`${what} do not match the content hash in lmpipe.json (tokenizerHash ${recorded}, the files give ${actual}; edited after training?); retrain, or delete lmpipe.json to use the files as they are`);
+  }
+}
+
+/**
+ * Reads a HuggingFace `tokenizers` tokenizer.json holding a byte-level BPE
+ * (as train-bpe writes it, or GPT-2's): `model.vocab`, `model.merges` (as
+ * "A B" strings or [A, B] pairs) and the `added_tokens` (kept whole, like
+ * special tokens), in order.
+ * tokenizer.json cannot list alias ids (see TokenizerMeta), so those come
+ * from an lmpipe.json beside it, whose tokenizer identity is then checked too.
+ */
+export function readHuggingFaceJson(path: string): TokenizerDir {
+  let json: { model?: { type?: unknown; vocab?: unknown; merges?: unknown }; pre_tokenizer?: unknown; added_tokens?: unknown };
+  try {
+    json = JSON.parse(readBytes(path, 'tokenizer file').toString('utf8')) as typeof json;
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${path} is not valid JSON (${(e as Error).message}); expected a HuggingFace tokenizer.json`);
+  }
+  if (basename(path) === VOCAB && json !== null && typeof json === 'object' && json.model === undefined) {
+    throw new UserError(`${path} is a vocab.json, not a tokenizer.json: pass its directory ${dirname(path)} (holding vocab.json and merges.txt) as the tokenizer`);
+  }
+  const model = json?.model;
+  if (!model || model.type !== 'BPE' || (json.pre_tokenizer != null && !JSON.stringify(json.pre_tokenizer).includes('"ByteLevel"'))) {
+    throw new UserError(`${path}: only byte-level BPE tokenizer.json files are supported (model.type "BPE" with a ByteLevel pre-tokenizer, as GPT-2 and train-bpe write them)`);
+  }
+  if (!Array.isArray(model.merges)) throw new UserError(`${path}: model.merges must be an array`);
+  const mergeLines = model.merges.map((m: unknown, i: number) => {
+    if (typeof m === 'string') return m;
+    if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') return `${m[0]} ${m[1]}`;
+    throw new UserError(`${path}: model.merges[${i}] must be "A B" or ["A", "B"]`);
+  });
+  const metaPath = join(dirname(path), META);
+  const meta = readMeta(metaPath);
+  const vocab = vocabTables(model.vocab, `${path} (model.vocab)`, meta?.aliases ?? {});
+  const tables = { pool: vocab.pool, offsets: vocab.offsets, merges: parseMergesTxt(mergeLines.join('\n'), `${path} (model.merges)`, vocab.ids) };
+  const added = Array.isArray(json.added_tokens) ? json.added_tokens as Array<{ content?: unknown; id?: unknown; special?: unknown }> : [];
+  const specialTokens = added
+    .filter((t) => t && typeof t.content === 'string')
+    .map((t) => ({ token: t.content as string, id: typeof t.id === 'number' ? t.id : -1 }));
+  if (meta && typeof meta.tokenizerHash === 'string') checkIdentity(tables, specialTokens, meta.tokenizerHash, `${path}: the tokenizer`);
+  return { tables, specialTokens };
 }
 
 /** The parts of lmpipe.json that reading uses, checked; null when there is none. */
-function readMeta(path: string): { specialTokens: SpecialTokenEntry[]; aliases: Record<string, number>; contentHash: unknown } | null {
+function readMeta(path: string): { specialTokens: SpecialTokenEntry[]; aliases: Record<string, number>; tokenizerHash: unknown; contentHash: unknown } | null {
   if (!existsSync(path)) return null;
   let json: Record<string, unknown>;
   try {
@@ -253,7 +475,7 @@ function readMeta(path: string): { specialTokens: SpecialTokenEntry[]; aliases: 
     throw new UserError(`${path}: "specialTokens" entries must be strings or {"token", "id"} objects`);
   });
   const aliases = (json.aliases ?? {}) as Record<string, number>;
-  return { specialTokens, aliases, contentHash: json.contentHash };
+  return { specialTokens, aliases, tokenizerHash: json.tokenizerHash, contentHash: json.contentHash };
 }
 
 /** A parsed vocab.json: token bytes by id, and id by token string (as written in the file). */
@@ -274,26 +496,70 @@ function parseVocabJson(text: string, path: string, aliases: Readonly<Record<str
   } catch (e) {
     throw new UserError(`${path} is not valid JSON (${(e as Error).message}); expected an object mapping token strings to ids`);
   }
+  return vocabTables(json, path, aliases);
+}
+
+/** Throws unless every character of a vocab.json token is in the GPT-2 byte table. */
+function checkTokenSpelling(token: string, path: string): void {
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    if (!(c < 512 && UNICODE_TO_BYTE[c] >= 0)) {
+      throw new UserError(`${path}: token ${JSON.stringify(token.slice(0, 80))} has character U+${c.toString(16).padStart(4, '0')}, which is not in the GPT-2 byte table (is this a GPT-2 byte-level vocab.json?)`);
+    }
+  }
+}
+
+/**
+ * A byte-level BPE vocabulary has a token for each of the 256 bytes (else
+ * some text cannot be encoded at all): checked at load, not mid-encode.
+ */
+function checkByteTokens(pool: Uint8Array, offsets: Uint32Array, path: string): void {
+  const have = new Uint8Array(256);
+  for (let id = 0; id + 1 < offsets.length; id++) if (offsets[id + 1] - offsets[id] === 1) have[pool[offsets[id]]] = 1;
+  const missing: number[] = [];
+  for (let b = 0; b < 256; b++) if (!have[b]) missing.push(b);
+  if (missing.length === 0) return;
+  const name = (b: number): string => `0x${b.toString(16).padStart(2, '0')} (${JSON.stringify(bytesToUnicode(Uint8Array.of(b)))})`;
+  const more = missing.length > 1 ? ` and ${missing.length - 1} more byte(s)` : '';
+  throw new UserError(`${path}: no token for byte ${name(missing[0])}${more}: a byte-level BPE vocabulary needs one token for each of the 256 bytes, or some text cannot be encoded; add them (spelled with the GPT-2 byte table) or use the vocabulary this tokenizer was trained with`);
+}
+
+/** A parsed vocab.json object (token string -> id) as a byte pool. */
+function vocabTables(json: unknown, path: string, aliases: Readonly<Record<string, number>>): Gpt2Vocab {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new UserError(`${path} must hold a JSON object mapping token strings to integer ids`);
   }
   const ids = new Map<string, number>();
-  let size = 0;
-  for (const [token, id] of Object.entries(json as Record<string, unknown>)) {
+  const entries = Object.entries(json as Record<string, unknown>);
+  // Aliases: ids whose bytes equal an earlier id's (vocab.json, keyed by string, holds only the first).
+  const aliasList = Object.entries(aliases).map(([id, first]) => [Number(id), first] as const);
+  // Ids run 0..n-1 with n the number of entries (and aliases): checked before any
+  // allocation by id, so an id such as 2147483647 cannot claim a huge vocabulary.
+  const size = entries.length + aliasList.length;
+  for (const [token, id] of entries) {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
       throw new UserError(`${path}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids must be non-negative integers`);
     }
+    checkTokenSpelling(token, path);
+    if (id >= size) {
+      throw new UserError(`${path}: token ${JSON.stringify(token.slice(0, 80))} has id ${id}, but the file has ${entries.length} tokens${aliasList.length > 0 ? ` (and lmpipe.json ${aliasList.length} aliases)` : ''}, so ids must run 0..${size - 1}, each used once; renumber the vocabulary or use the files it came with`);
+    }
     ids.set(token, id);
-    size = Math.max(size, id + 1);
   }
-  // Aliases: ids whose bytes equal an earlier id's (vocab.json, keyed by string, holds only the first).
-  const aliasList = Object.entries(aliases).map(([id, first]) => [Number(id), first] as const);
-  for (const [id] of aliasList) size = Math.max(size, id + 1);
+  for (const [id, first] of aliasList) {
+    if (!(Number.isInteger(id) && id >= 0 && id < size)) {
+      throw new UserError(`${path}: alias ${JSON.stringify(id)} -> ${JSON.stringify(first)} in lmpipe.json is not an id of this vocabulary (0..${size - 1}); regenerate the tokenizer`);
+    }
+  }
   const lens = new Int32Array(size).fill(-1);
   for (const [token, id] of ids) {
-    if (lens[id] >= 0) throw new UserError(`${path}: id ${id} is used by two tokens; each id must appear once`);
+    if (lens[id] >= 0) {
+      const other = [...ids].find(([t, i]) => i === id && t !== token)?.[0] ?? '';
+      throw new UserError(`${path}: id ${id} is used by two tokens (${JSON.stringify(other.slice(0, 40))} and ${JSON.stringify(token.slice(0, 40))}); each id must appear once`);
+    }
     lens[id] = token.length;
   }
+
   for (const [id, first] of aliasList) {
     if (!(Number.isInteger(id) && id >= 0 && first >= 0 && first < size && lens[first] >= 0 && lens[id] < 0)) {
       throw new UserError(`${path}: alias ${id} -> ${first} in lmpipe.json does not fit vocab.json; regenerate the tokenizer`);
@@ -315,6 +581,7 @@ function parseVocabJson(text: string, path: string, aliases: Readonly<Record<str
     }
   }
   for (const [id, first] of aliasList) pool.copyWithin(offsets[id], offsets[first], offsets[first + 1]);
+  checkByteTokens(pool, offsets, path);
   return { pool, offsets, ids };
 }
 

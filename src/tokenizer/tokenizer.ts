@@ -7,14 +7,15 @@
  * Ids come back as `number[]` from `encode` (like the reference's list[int])
  * and as `Uint32Array` from `encodeToIds`, which skips the array copy.
  */
-import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UserError } from '../pipeline/errors.ts';
 import { BpeEncoder, type EncoderSpec } from './bpe-encode.ts';
 import { StreamEncoder } from './bpe-encode-stream.ts';
 import type { SpecialToken } from './special-split.ts';
-import { readGpt2Files, readTokenizerDir, type TokenizerTables } from './tokenizer-files.ts';
+import { readGpt2Files, readHuggingFaceJson, readTokenizerDir, type SpecialTokenEntry, type TokenizerTables } from './tokenizer-files.ts';
+import { isLegacyTokenizerHash, legacyTokenizerHash, tokenizerIdentity } from './tokenizer-identity.ts';
 
 const utf8 = new TextEncoder();
 /** Non-fatal decoder: malformed UTF-8 becomes U+FFFD per the WHATWG rules (= Python errors='replace'). */
@@ -35,6 +36,8 @@ export class Tokenizer {
   private readonly pool: Uint8Array;
   private readonly offsets: Uint32Array;
   private readonly spec: EncoderSpec;
+  /** The tables as given, before special tokens were appended (what the identity covers). */
+  private readonly baseTables: TokenizerTables;
   private encoderInstance: BpeEncoder | null = null;
   private hashHex: string | null = null;
 
@@ -76,6 +79,7 @@ export class Tokenizer {
     }
     this.vocabSize = size;
     this.specialTokens = specials;
+    this.baseTables = tables;
     this.pool = pool;
     this.offsets = allOffsets;
 
@@ -153,15 +157,34 @@ export class Tokenizer {
   /**
    * Loads a tokenizer directory (the layout of `tokenizer-files.ts`):
    * `vocab.json` + `merges.txt`, with the special tokens, id aliases and
-   * content hash of `lmpipe.json` when train-bpe wrote one (a GPT-2 pair
-   * alone works too). `extraSpecialTokens` are added after those.
+   * tokenizer identity of `lmpipe.json` when train-bpe wrote one (a GPT-2
+   * pair alone works too); or, given a path ending in .json, a HuggingFace
+   * tokenizer.json (`fromTokenizerJson`). `extraSpecialTokens` are added
+   * after those.
    */
   static fromDir(dir: string, extraSpecialTokens: readonly string[] = []): Tokenizer {
+    if (dir.endsWith('.json') && isFile(dir)) return Tokenizer.fromTokenizerJson(dir, extraSpecialTokens);
     const { tables, specialTokens } = readTokenizerDir(dir);
-    const tok = new Tokenizer(tables, [...specialTokens.map((s) => s.token), ...extraSpecialTokens]);
-    for (const s of specialTokens) {
+    return Tokenizer.withRecordedSpecials(tables, specialTokens, extraSpecialTokens, join(dir, 'lmpipe.json'), 'vocab.json');
+  }
+
+  /**
+   * Loads a HuggingFace `tokenizer.json` (byte-level BPE, e.g. the one
+   * train-bpe writes beside vocab.json): the same tokenizer, and the same
+   * `hash()`, as loading its directory. Its added tokens are the special
+   * tokens; `extraSpecialTokens` are added after those.
+   */
+  static fromTokenizerJson(path: string, extraSpecialTokens: readonly string[] = []): Tokenizer {
+    const { tables, specialTokens } = readHuggingFaceJson(path);
+    return Tokenizer.withRecordedSpecials(tables, specialTokens, extraSpecialTokens, path, 'model.vocab');
+  }
+
+  /** A tokenizer whose recorded special-token ids (id -1: none) must come out as recorded. */
+  private static withRecordedSpecials(tables: TokenizerTables, recorded: readonly SpecialTokenEntry[], extra: readonly string[], where: string, vocabName: string): Tokenizer {
+    const tok = new Tokenizer(tables, [...recorded.map((s) => s.token), ...extra]);
+    for (const s of recorded) {
       if (s.id >= 0 && tok.specialId(s.token) !== s.id) {
-        throw new UserError(`${join(dir, 'lmpipe.json')}: special token ${JSON.stringify(s.token)} has id ${s.id} there but ${tok.specialId(s.token)} in vocab.json; regenerate the tokenizer`);
+        throw new UserError(`${where}: special token ${JSON.stringify(s.token)} has id ${s.id} there but ${tok.specialId(s.token)} in ${vocabName}; regenerate the tokenizer`);
       }
     }
     return tok;
@@ -231,6 +254,16 @@ export class Tokenizer {
     if (rest.length > 0) yield rest;
   }
 
+  /**
+   * A streaming encoder for callers that feed bytes from their own loop:
+   * `push` pieces, get the ids that became final, `finish` for the rest.
+   * It holds only the tail after the last safe cut, at most
+   * `maxPendingBytes` (a longer stretch is a UserError).
+   */
+  streamEncoder(minBatchBytes?: number, maxPendingBytes?: number): StreamEncoder {
+    return new StreamEncoder(this.encoder, minBatchBytes, maxPendingBytes);
+  }
+
   /** Synchronous form of `encodeIterableBatches`. */
   *encodeIterableBatchesSync(source: Iterable<string | Uint8Array>, minBatchBytes?: number): Generator<Uint32Array, void, undefined> {
     const stream = new StreamEncoder(this.encoder, minBatchBytes);
@@ -277,21 +310,24 @@ export class Tokenizer {
   }
 
   /**
-   * A stable fingerprint of the tokenizer (sha256 of the vocabulary bytes,
-   * the merges and the special tokens), recorded next to token files so that
-   * ids are never read with a different tokenizer.
+   * The tokenizer identity (`sha256:` + hex, see tokenizer-identity.ts): the
+   * vocabulary bytes, the merges and the special tokens, the same however
+   * the tokenizer was built or loaded. It is what lmpipe.json and token-file
+   * sidecars record, so that ids are never read with a different tokenizer.
    */
   hash(): string {
-    if (this.hashHex === null) {
-      const h = createHash('sha256');
-      h.update('lmpipe-bpe-v1\0');
-      h.update(new Uint8Array(this.offsets.buffer, this.offsets.byteOffset, this.offsets.byteLength));
-      h.update(this.pool);
-      h.update(new Uint8Array(this.spec.merges.buffer, this.spec.merges.byteOffset, this.spec.merges.byteLength));
-      h.update(JSON.stringify(this.specialTokens));
-      this.hashHex = h.digest('hex');
-    }
+    this.hashHex ??= tokenizerIdentity(this.baseTables, this.specialTokens.map((s) => s.text));
     return this.hashHex;
+  }
+
+  /**
+   * Whether a recorded tokenizer hash (a token file's sidecar) names this
+   * tokenizer: its identity, or the hash sidecars written before the
+   * identity carried (64 hex digits, no prefix).
+   */
+  matchesHash(recorded: string): boolean {
+    if (recorded === this.hash()) return true;
+    return isLegacyTokenizerHash(recorded) && recorded === legacyTokenizerHash(this.pool, this.offsets, this.spec.merges, this.specialTokens);
   }
 
   private checkId(id: number, position?: number): void {
@@ -299,6 +335,14 @@ export class Tokenizer {
       const where = position === undefined ? '' : ` at position ${position}`;
       throw new UserError(`token id ${id}${where} is out of range: the vocabulary has ${this.vocabSize} ids (0..${this.vocabSize - 1}); were these ids made with another tokenizer?`);
     }
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 

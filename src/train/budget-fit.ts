@@ -4,8 +4,11 @@
  * timed over the second half of its warm-up, where the learning rate does
  * not depend on the run length; max_steps (then only a cap) is set to what
  * the remaining budget fits, and refined every 5% of the run from the step
- * and evaluation times measured since the warm-up. The trainer feeds it
- * step and evaluation times and applies the lengths it returns.
+ * and evaluation times measured since the warm-up. A refinement is applied
+ * (and logged) only when it is significant, with hysteresis, so that noise
+ * in the measured pace cannot make the length flap (116 → 119 → 116 → …).
+ * The trainer feeds it step and evaluation times and applies the lengths it
+ * returns.
  */
 import type { TrainConfig } from './train-config.ts';
 
@@ -15,6 +18,24 @@ const EVAL_STEP_COST = 0.4;
 const FIT_MARGIN = 0.95;
 /** Refine the length every this fraction of the run (at least every 5 steps). */
 const REFIT_EVERY = 0.05;
+/** A refinement must change the length by more than this fraction of it... */
+const REFIT_MIN_FRACTION = 0.02;
+/** ...and by at least this many steps. */
+const REFIT_MIN_STEPS = 2;
+/** A refinement that reverses the last applied one must clear this many times the threshold. */
+const REFIT_REVERSAL_FACTOR = 2;
+
+/**
+ * Whether a refinement from `before` to `fitted` steps is worth applying:
+ * more than 2% and at least 2 steps, or twice that when it goes back the
+ * other way from the last applied change (`lastChange`, 0: none yet).
+ */
+export function significantRefit(before: number, fitted: number, lastChange: number): boolean {
+  const change = fitted - before;
+  const reverses = lastChange !== 0 && Math.sign(change) === -Math.sign(lastChange);
+  const factor = reverses ? REFIT_REVERSAL_FACTOR : 1;
+  return Math.abs(change) > factor * REFIT_MIN_FRACTION * before && Math.abs(change) >= factor * REFIT_MIN_STEPS;
+}
 
 /**
  * The run length that ends within the remaining budget at the measured pace,
@@ -30,10 +51,10 @@ export function fittedSteps(config: TrainConfig, step: number, secondsPerStep: n
   return Math.max(step, Math.min(config.max_steps, step + more), config.warmup_steps);
 }
 
-/** A new run length from `BudgetFitter.stepDone`, with a line for the log (null: nothing worth saying). */
+/** A new run length from `BudgetFitter.stepDone`, with its line for the log. */
 export interface Refit {
   maxSteps: number;
-  message: string | null;
+  message: string;
 }
 
 /** Times a run and fits its length to the budget; one per training session. */
@@ -44,6 +65,8 @@ export class BudgetFitter {
   private readonly cap: number;
   private timer: { since: number; evalSeconds: number; evals: number; steps: number } | null = null;
   private refitAt: number | null = null;
+  /** The last applied refinement (new length − old), for the hysteresis; 0 before any. */
+  private lastChange = 0;
 
   /**
    * For a session starting after `startStep`; null when the warm-up is
@@ -76,7 +99,8 @@ export class BudgetFitter {
 
   /**
    * Call when step `step` is done (evaluation included). Returns the new run
-   * length when this step fits or refines it, else null.
+   * length when this step fits it or refines it significantly (see
+   * `significantRefit`), else null.
    */
   stepDone(step: number, now: number, config: TrainConfig, remainingS: number, evaluates: boolean): Refit | null {
     const t = this.timer;
@@ -96,10 +120,11 @@ export class BudgetFitter {
       };
     }
     const before = config.max_steps;
-    if (fitted === before) return null;
+    if (!significantRefit(before, fitted, this.lastChange)) return null;
+    this.lastChange = fitted - before;
     return {
       maxSteps: fitted,
-      message: Math.abs(fitted - before) >= 0.02 * before ? `step ${step}: ${secondsPerStep.toFixed(3)} s/step since the warm-up; run length ${before} → ${fitted} steps` : null,
+      message: `step ${step}: ${secondsPerStep.toFixed(3)} s/step since the warm-up; run length ${before} → ${fitted} steps`,
     };
   }
 }

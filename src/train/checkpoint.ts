@@ -12,7 +12,7 @@
  * (`--checkpoint DIR`); `best/` holds them plus state.json. Saving replaces
  * the directory atomically (see run-dir.ts).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../pipeline/errors.ts';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.ts';
@@ -22,6 +22,9 @@ import type { TransformerLM } from '../model/model.ts';
 import type { RngState } from '../util/rng.ts';
 import type { AdamW, AdamWState, StateArray } from './adamw.ts';
 import { replaceDirAtomic, replaceRunDir } from './run-dir.ts';
+import { tokenDataOf, tokenFileMeta } from './token-source.ts';
+import type { TokenDataIdentity } from './token-source.ts';
+import { writeFileDurable } from '../util/atomic.ts';
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const STATE_FILE = 'state.json';
@@ -40,13 +43,15 @@ export interface TrainState {
   rng: { data: RngState; dropout: RngState };
   /** Tokenizer directory recorded for generation, or null. */
   tokenizer: string | null;
+  /** The training data's vocabulary and tokenizer hash (its sidecar's; absent without one, or in older runs). */
+  token_data?: TokenDataIdentity | null;
 }
 
 /** Writes config.json and model.safetensors (the model checkpoint format of src/model/checkpoint.ts) into `dir`. */
 export async function writeModelFiles(dir: string, model: TransformerLM): Promise<void> {
   const files = checkpointFiles(model.config, await model.exportParameters());
-  writeFileSync(join(dir, WEIGHTS_FILE), files.weights);
-  writeFileSync(join(dir, CONFIG_FILE), files.config);
+  writeFileDurable(join(dir, WEIGHTS_FILE), files.weights);
+  writeFileDurable(join(dir, CONFIG_FILE), files.config);
 }
 
 function encodeOptimizer(state: AdamWState): Uint8Array {
@@ -92,8 +97,8 @@ export async function saveTrainingCheckpoint(out: string, model: TransformerLM, 
   if (opt.step !== state.step) throw new Error(`optimizer step ${opt.step} != training step ${state.step}`);
   await replaceRunDir(out, async (tmp) => {
     await writeModelFiles(tmp, model);
-    writeFileSync(join(tmp, OPTIMIZER_FILE), encodeOptimizer(opt));
-    writeFileSync(join(tmp, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    writeFileDurable(join(tmp, OPTIMIZER_FILE), encodeOptimizer(opt));
+    writeFileDurable(join(tmp, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   });
 }
 
@@ -101,7 +106,7 @@ export async function saveTrainingCheckpoint(out: string, model: TransformerLM, 
 export async function saveBestCheckpoint(dir: string, model: TransformerLM, state: TrainState): Promise<void> {
   await replaceDirAtomic(dir, async (tmp) => {
     await writeModelFiles(tmp, model);
-    writeFileSync(join(tmp, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    writeFileDurable(join(tmp, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   });
 }
 
@@ -128,4 +133,39 @@ export function recordedTokenizer(dir: string): string | null {
     }
   }
   return null;
+}
+
+/**
+ * The vocabulary and tokenizer a checkpoint was trained on: `token_data` of
+ * its state.json, else (older runs) the sidecar of the `train_data` named by
+ * the run's train-config.json; null when neither is known. `from` names
+ * where it was found, for messages.
+ */
+export function recordedTokenData(dir: string): { identity: TokenDataIdentity; from: string } | null {
+  const statePath = join(dir, STATE_FILE);
+  if (existsSync(statePath)) {
+    try {
+      const d = (JSON.parse(readFileSync(statePath, 'utf8')) as { token_data?: unknown }).token_data;
+      if (isIdentity(d)) return { identity: d, from: `the training data of ${dir}` };
+    } catch {
+      // unreadable: try the run's config
+    }
+  }
+  for (const p of [join(dir, 'train-config.json'), join(dir, '..', 'train-config.json')]) {
+    if (!existsSync(p)) continue;
+    try {
+      const data = (JSON.parse(readFileSync(p, 'utf8')) as { train_data?: unknown }).train_data;
+      const meta = typeof data === 'string' && existsSync(data) ? tokenFileMeta(data) : null;
+      if (meta) return { identity: tokenDataOf(meta), from: `the training data of ${dir} (${data as string})` };
+    } catch {
+      // unreadable or not a token file: nothing recorded
+    }
+    return null;
+  }
+  return null;
+}
+
+function isIdentity(v: unknown): v is TokenDataIdentity {
+  const d = v as TokenDataIdentity | null | undefined;
+  return typeof d === 'object' && d !== null && typeof d.vocab_size === 'number' && typeof d.tokenizer_hash === 'string' && Array.isArray(d.special_tokens);
 }

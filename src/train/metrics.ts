@@ -6,6 +6,7 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { UserError } from '../pipeline/errors.ts';
+import { asDiskFull } from '../util/disk-full.ts';
 
 /** One logged step. */
 export interface MetricsRecord {
@@ -23,9 +24,14 @@ export interface MetricsRecord {
 
 export const METRICS_FILE = 'metrics.jsonl';
 
-/** Appends one record as a JSON line. */
+/** Appends one record as a JSON line (a full disk is a one-line DiskFullError naming the file). */
 export function appendMetrics(path: string, record: MetricsRecord): void {
-  appendFileSync(path, `${JSON.stringify(record)}\n`);
+  const line = `${JSON.stringify(record)}\n`;
+  try {
+    appendFileSync(path, line);
+  } catch (e) {
+    throw asDiskFull(e, path, Buffer.byteLength(line), { atLeast: true, note: `training stopped at step ${record.step}; the last checkpoint is intact (--resume once there is space)` });
+  }
 }
 
 function isRecord(x: unknown): x is MetricsRecord {

@@ -10,7 +10,7 @@
  * are saved in state.json, so resuming at step N and running to N + M gives
  * the same parameters, bit for bit, as running N + M steps straight.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../pipeline/errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -24,11 +24,12 @@ import type { TrainState } from './checkpoint.ts';
 import { cosineLr } from './lr-schedule.ts';
 import { METRICS_FILE, appendMetrics, parseMetrics, truncateMetrics } from './metrics.ts';
 import type { MetricsRecord } from './metrics.ts';
-import { FileTokenSource, tokenFileMeta } from './token-source.ts';
+import { FileTokenSource, checkTokenFile, tokenDataOfFile } from './token-source.ts';
 import type { TokenSource } from './token-source.ts';
 import { NonFiniteError, evaluate, firstOutOfVocab, trainStep } from './train-step.ts';
 import { BudgetFitter } from './budget-fit.ts';
 import { trainConfigToJson } from './train-config.ts';
+import { prepareRunDir } from './run-start.ts';
 import type { TrainConfig } from './train-config.ts';
 
 export const TRAIN_CONFIG_FILE = 'train-config.json';
@@ -75,11 +76,7 @@ export function checkpointStep(out: string): number | null {
 }
 
 function openData(path: string, what: string, vocabSize: number): TokenSource {
-  if (!existsSync(path)) throw new UserError(`${what} ${path} not found; encode the text first (pipelines/encode.ts) or fix the path`);
-  const meta = tokenFileMeta(path);
-  if (meta && meta.vocabSize > vocabSize) {
-    throw new UserError(`${what} ${path} was encoded with a ${meta.vocabSize}-id tokenizer but model.vocab_size is ${vocabSize}; set model.vocab_size to at least ${meta.vocabSize}`);
-  }
+  checkTokenFile(path, what, vocabSize);
   return new FileTokenSource(path);
 }
 
@@ -95,11 +92,12 @@ function checkVocab(batch: Batch, vocabSize: number, path: string): void {
 }
 
 /**
- * Trains according to `config`, into `config.out`. With `resume`, continues
- * the checkpoint in `config.out` (which must exist); without it, `out` must
- * be new or empty.
+ * Trains according to `config`, into `config.out`. With `resumeRequested`,
+ * continues the checkpoint in `config.out`; without it, `out` must be new or
+ * empty. Either way, a run directory killed before its first checkpoint is
+ * started again from step 0 (run-start.ts).
  */
-export async function runTraining(given: TrainConfig, resume: boolean, hooks: RunHooks = {}): Promise<RunSummary> {
+export async function runTraining(given: TrainConfig, resumeRequested: boolean, hooks: RunHooks = {}): Promise<RunSummary> {
   // With fit_to_budget, max_steps is replaced by the fitted length during warm-up.
   let config = given;
   const out = config.out;
@@ -108,13 +106,8 @@ export async function runTraining(given: TrainConfig, resume: boolean, hooks: Ru
   const tokensPerStep = config.batch_size * T;
   const metricsPath = join(out, METRICS_FILE);
 
-  const existing = checkpointStep(out);
-  if (!resume && existsSync(out) && readdirSync(out).length > 0) {
-    throw new UserError(existing !== null
-      ? `${out} already holds a run (checkpoint at step ${existing}); continue it with --resume ${out} or choose another --out`
-      : `${out} exists and is not empty; choose a new --out directory for the run`);
-  }
-  if (resume && existing === null) throw new UserError(`--resume ${out}: no checkpoint found (${join(out, STATE_FILE)} is missing)`);
+  // Refuses an OUT that holds the data or is not a run; a run killed before its first checkpoint starts again.
+  const resume = prepareRunDir(config, resumeRequested, log);
 
   const train = openData(config.train_data, 'train_data', config.model.vocab_size);
   let val: TokenSource | null = null;
@@ -153,12 +146,12 @@ export async function runTraining(given: TrainConfig, resume: boolean, hooks: Ru
       optimizerRef = new AdamW(modelRef.params, { lr: config.lr, betas: config.betas, weightDecay: config.weight_decay });
       dataRng = new Rng(config.seed + 1);
       dropoutRng = new Rng(config.seed + 2);
-      state = { step: 0, tokens: 0, elapsed_s: 0, best_val_loss: null, best_step: null, last_loss: null, last_val_loss: null, rng: { data: dataRng.state(), dropout: dropoutRng.state() }, tokenizer: config.tokenizer };
+      state = { step: 0, tokens: 0, elapsed_s: 0, best_val_loss: null, best_step: null, last_loss: null, last_val_loss: null, rng: { data: dataRng.state(), dropout: dropoutRng.state() }, tokenizer: config.tokenizer, token_data: tokenDataOfFile(config.train_data) };
     }
     const model = modelRef;
     const optimizer = optimizerRef;
     writeFileAtomic(join(out, TRAIN_CONFIG_FILE), `${JSON.stringify(trainConfigToJson(config), null, 2)}\n`);
-    const resumedFrom = resume ? state.step : null;
+    const resumedFrom = resume ? state.step : resumeRequested ? 0 : null;
     if (resume && state.step >= config.max_steps) log(`the checkpoint is already at step ${state.step} >= max_steps ${config.max_steps}; nothing to do`);
 
     const sessionStart = performance.now();

@@ -6,6 +6,7 @@
  * the run directory (`train-config.json`) so `--resume` continues with it.
  */
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { UserError } from '../pipeline/errors.ts';
 import { nearest } from '../util/nearest.ts';
 import { CS336_TINYSTORIES_CONFIG, resolveModelConfig } from '../model/config.ts';
@@ -85,13 +86,25 @@ const MODEL_SIZE_DEFAULTS = {
   num_heads: CS336_TINYSTORIES_CONFIG.num_heads,
 };
 
+/**
+ * The model size keys a raw config leaves to the defaults (the CS336
+ * TinyStories model): all five when it gives no model at all.
+ */
+export function defaultedModelKeys(raw: RawTrainConfig): string[] {
+  const model = isObject(raw.model) ? raw.model : {};
+  return Object.keys(MODEL_SIZE_DEFAULTS).filter((k) => model[k] === undefined);
+}
+
 /** Reads and parses a training config JSON file (keys checked, values not yet). */
 export function readTrainConfigFile(path: string): RawTrainConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UserError(`cannot read training config ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') throw new UserError(`training config ${path} is a directory; give the JSON file (e.g. runs/tinystories-15min.json)`);
+    if (code === 'ENOTDIR') throw new UserError(`cannot read training config ${path}: ${dirname(path)} is a file, not a run directory`);
+    throw new UserError(`cannot read training config ${path}: ${code ?? (e as Error).message}`);
   }
   let value: unknown;
   try {

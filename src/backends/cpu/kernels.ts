@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { broadcastShapes, collapseBroadcast, matMulDims, normAxis, sizeOf, stridesOf } from './broadcast.ts';
+import { broadcastShapes, collapseBroadcast, matMulDims, normAxis, sizeOf, stridesOf } from '../broadcast.ts';
 
 type NumArray = Float32Array | Int32Array;
 

@@ -2,8 +2,8 @@
  * Loads the lmpipe native kernel addon (`native/build/Release/lmpipe_native.node`,
  * built by `npm run build:native`) and describes its functions. Loading
  * fails with a `NativeUnavailableError` whose one-line message says what
- * failed and how to fix it; callers that can fall back (the backend
- * selector's `auto`) catch it.
+ * failed and how to fix it; the native backend's probe (backend.ts) turns
+ * it into the reason `auto` skips native.
  *
  * OpenBLAS reads its environment once, when the addon pulls it in, so the
  * variables are settled around that moment (see `openBlasEnv`).
@@ -12,17 +12,18 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+/** The kernel variants: baseline x86-64, and AVX2+FMA where the CPU has both. */
+export type NativeIsa = 'baseline' | 'avx2';
+
 /** What the loaded addon reports about itself. */
 export interface NativeInfo {
-  /** Kernel variant in use: 'avx2' (AVX2+FMA) or 'baseline'. */
-  isa: string;
+  /** Kernel variant in use (the best one this CPU runs, unless `setIsa` chose another). */
+  isa: NativeIsa;
   /** Threads taking part in each kernel (pool workers + the caller). */
   threads: number;
-  /** 'split' (the pool splits each gemm) or 'blas' (OpenBLAS threads). */
-  gemm: string;
   openblasCore: string;
   openblasConfig: string;
-  /** Set by registerNativeBackend: glibc keeps freed memory mapped for reuse (LMPIPE_MALLOC=default turns it off). */
+  /** Set by registerNativeBackend: glibc keeps freed memory mapped for reuse (see its `memoryReuse` option). */
   memoryReuse?: boolean;
 }
 
@@ -37,6 +38,10 @@ type I32 = Int32Array;
 export interface NativeAddon {
   info(): NativeInfo;
   setThreads(n: number): number;
+  /** The kernel variants this CPU runs, baseline first. */
+  isas(): NativeIsa[];
+  /** Makes `isa` the active kernel variant (tests, benchmarks); throws a TypeError if this CPU cannot run it. */
+  setIsa(isa: NativeIsa): NativeIsa;
   /** glibc: keep freed memory mapped for reuse (fixed 32 MiB mmap threshold, no trimming); false elsewhere. */
   keepFreedMemory(): boolean;
   /** c[i] = op(a at aoff[i]) · op(b at boff[i]); (m×k)·(k×n) per batch entry. */
@@ -77,7 +82,7 @@ export class NativeUnavailableError extends Error {
 }
 
 /** Where the build puts the addon. */
-export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/lmpipe_native.node', import.meta.url));
+export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/lmpipe_native.node', import.meta.url));
 
 const BUILD_HINT = 'run `npm run build:native` (needs g++, make and OpenBLAS: `apt-get install g++ make libopenblas-dev`)';
 
@@ -85,13 +90,12 @@ const BUILD_HINT = 'run `npm run build:native` (needs g++, make and OpenBLAS: `a
  * The OpenBLAS environment the addon loads under. OPENBLAS_CORETYPE is
  * dropped (an inherited value such as "Haswell" overrides OpenBLAS's own CPU
  * detection) unless LMPIPE_OPENBLAS_CORETYPE names a core explicitly; the
- * pool does the threading, so OpenBLAS starts no threads of its own unless
- * LMPIPE_GEMM=blas.
+ * pool does the threading, so OpenBLAS starts no threads of its own.
  */
 export function openBlasEnv(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
   return {
     OPENBLAS_CORETYPE: env.LMPIPE_OPENBLAS_CORETYPE || undefined,
-    OPENBLAS_NUM_THREADS: env.LMPIPE_GEMM === 'blas' ? env.OPENBLAS_NUM_THREADS : '1',
+    OPENBLAS_NUM_THREADS: '1',
   };
 }
 

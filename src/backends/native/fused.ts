@@ -16,15 +16,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Tensor } from '@tensorflow/tfjs';
-import { DEFAULT_OPS, overrideOps } from '../model/ops.ts';
-import type { AttentionOptions, ModelOps } from '../model/ops.ts';
+import { DEFAULT_OPS, overrideOps } from '../../model/ops.ts';
+import type { AttentionOptions, ModelOps } from '../../model/ops.ts';
 import {
   attentionLeadDimsMatch, attentionNeedsPlain, lastDim, rmsNormShapesFit, ropeShapesFit, sameShape, splitGradArgs,
-} from '../model/op-helpers.ts';
-import type { GradArgs } from '../model/op-helpers.ts';
-import { onNativeBackend } from './backend.ts';
+} from '../../model/op-helpers.ts';
+import type { GradArgs } from '../../model/op-helpers.ts';
+import { onNativeBackend } from './register.ts';
 import { ACTIVATIONS, FUSED_KERNELS } from './kernels-fused.ts';
-import { plainAdamWUpdate, type AdamWStepParams } from '../train/adamw.ts';
+import { plainAdamWUpdate, type AdamWStepParams } from '../../train/adamw.ts';
 
 function run(name: string, inputs: Record<string, Tensor>, attrs: Record<string, number | boolean> = {}): Tensor[] {
   const out = tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as Tensor | Tensor[];

@@ -9,7 +9,7 @@ import type { TensorInfo } from '@tensorflow/tfjs';
 import type { NativeAddon } from './addon.ts';
 import type { CpuBackendLike, KernelArgs, NativeKernel } from './cpu-data.ts';
 import { f32Values, i32Values } from './cpu-data.ts';
-import { sizeOf } from '../backend/broadcast.ts';
+import { sizeOf } from '../broadcast.ts';
 
 /** Kernel names (registered for the 'native' backend only). */
 export const FUSED_KERNELS = {

@@ -10,7 +10,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import type { NativeAddon } from './addon.ts';
 import type { NativeKernel } from './cpu-data.ts';
 import { allocLike, callStock, f32Values, i32Values, typedValues } from './cpu-data.ts';
-import { normAxis, sizeOf } from '../backend/broadcast.ts';
+import { normAxis, sizeOf } from '../broadcast.ts';
 
 function transposeKernel(addon: NativeAddon, stock: KernelFunc): NativeKernel {
   return (args) => {

@@ -10,7 +10,7 @@ import type { KernelFunc } from '@tensorflow/tfjs';
 import type { NativeAddon } from './addon.ts';
 import type { KernelArgs, NativeKernel } from './cpu-data.ts';
 import { callStock, f32Values } from './cpu-data.ts';
-import { broadcastShapes, broadcastStrides, matMulDims, normAxis, planBroadcast, sizeOf } from '../backend/broadcast.ts';
+import { broadcastShapes, broadcastStrides, matMulDims, normAxis, planBroadcast, sizeOf } from '../broadcast.ts';
 
 /** Op codes shared with native/src/kernels.h. */
 export const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, Pow: 6, SquaredDifference: 7 } as const;

@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { loadNative } from './addon.ts';
-import type { NativeAddon, NativeInfo } from './addon.ts';
+import type { NativeAddon, NativeInfo, NativeIsa } from './addon.ts';
 import type { NativeKernel } from './cpu-data.ts';
 import { asKernelFunc } from './cpu-data.ts';
 import { fusedKernels } from './kernels-fused.ts';
@@ -31,38 +31,44 @@ function register(config: KernelConfig): void {
   tf.registerKernel(config);
 }
 
-let registered: NativeInfo | null = null;
+let registered = false;
 
 export interface NativeBackendOptions {
   /** Threads per kernel (default: LMPIPE_NATIVE_THREADS or all cores). */
   threads?: number;
+  /** Kernel variant (default: the best this CPU runs); for tests and benchmarks. */
+  isa?: NativeIsa;
+  /**
+   * Keep freed memory mapped for reuse (default true). Every tensor of a
+   * cpu-class backend is a fresh typed array, and glibc returns large freed
+   * blocks to the OS, so each training step would fault its whole
+   * activation footprint back in (about 15% of a step); the addon pins
+   * glibc's mmap threshold and disables trimming instead (RSS stays at its
+   * high-water mark, as with PyTorch's caching allocator). Decided by the
+   * first registration of the process; false keeps glibc's own policy (the
+   * memory-reuse test compares both).
+   */
+  memoryReuse?: boolean;
 }
 
-/** Whether freed memory stays mapped for reuse (see `keepFreedMemory`); set when the backend registers. */
+/** Whether freed memory stays mapped for reuse; set when the backend registers. */
 let memoryReuse = false;
 
-/**
- * Every tensor of a cpu-class backend is a fresh typed array, and glibc
- * returns large freed blocks to the OS, so each training step would fault
- * its whole activation footprint back in (about 15% of a step). The addon
- * pins glibc's mmap threshold and disables trimming instead: RSS stays at
- * its high-water mark, as with PyTorch's caching allocator.
- * LMPIPE_MALLOC=default keeps glibc's own policy.
- */
-function keepFreedMemory(addon: NativeAddon): boolean {
-  if (process.env.LMPIPE_MALLOC === 'default') return false;
-  return addon.keepFreedMemory();
+/** What the addon reports now, once the backend is registered; null before. */
+export function nativeBackendInfo(): NativeInfo | null {
+  return registered ? { ...loadNative().info(), memoryReuse } : null;
 }
 
 /**
- * Registers the `native` backend (idempotent) and returns what the addon
- * reports. Priority 0: tfjs never picks it on its own; select it with
- * `tf.setBackend('native')`. Throws NativeUnavailableError when the addon
- * is not built or does not load.
+ * Registers the `native` backend (idempotent; `threads` and `isa` apply on
+ * every call) and returns what the addon reports. Priority 0: tfjs never
+ * picks it on its own; select it with `tf.setBackend('native')`. Throws
+ * NativeUnavailableError when the addon is not built or does not load.
  */
 export function registerNativeBackend(options: NativeBackendOptions = {}): NativeInfo {
   const addon = loadNative();
   if (options.threads !== undefined) addon.setThreads(options.threads);
+  if (options.isa !== undefined) addon.setIsa(options.isa);
   if (registered) return { ...addon.info(), memoryReuse };
   const cpuFactory = tf.findBackendFactory('cpu');
   if (!cpuFactory) throw new Error('the tfjs cpu backend is not registered; import @tensorflow/tfjs first');
@@ -89,9 +95,9 @@ export function registerNativeBackend(options: NativeBackendOptions = {}): Nativ
   for (const [name, k] of Object.entries(fusedKernels(addon))) {
     register({ kernelName: name, backendName: NATIVE_BACKEND, kernelFunc: asKernelFunc(k) });
   }
-  memoryReuse = keepFreedMemory(addon);
-  registered = { ...addon.info(), memoryReuse };
-  return registered;
+  memoryReuse = (options.memoryReuse ?? true) && addon.keepFreedMemory();
+  registered = true;
+  return { ...addon.info(), memoryReuse };
 }
 
 /** True when the active tfjs backend is the native one. */

@@ -3,14 +3,14 @@
  * elementwise tfjs kernels per parameter per step), the arithmetic and order
  * of `src/train/adamw.ts`: m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
  * θ ← θ − α_t·m/(√v + ε); θ ← θ − decay·θ. Same signature as the native
- * backend's `adamwUpdate` (src/native/fused.ts), so the trainer can take
+ * backend's `adamwUpdate` (src/backends/native/fused.ts), so the trainer can take
  * either; on other backends (or unfit inputs) it computes the same with tfjs ops.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Tensor } from '@tensorflow/tfjs';
 import { ENTRY_ARGS_WGSL, bindingsWgsl, runWgsl, webgpuDevice } from './dispatch.ts';
 import type { WgslProgram } from './dispatch.ts';
-import { plainAdamWUpdate, type AdamWStepParams } from '../train/adamw.ts';
+import { plainAdamWUpdate, type AdamWStepParams } from '../../train/adamw.ts';
 
 
 const WG = 128;

@@ -1,68 +1,69 @@
 /**
- * The `webgpu` backend choice: loads Dawn and tfjs's WebGPU backend
- * (`webgpu-setup.ts`), activates it, fixes it where needed
- * (`webgpu-patches.ts`) and installs the fused WGSL primitives of
- * `src/webgpu/` in the model's ops table (unless LMPIPE_WEBGPU_FUSED=0,
- * which keeps tfjs's generic kernels for comparison).
+ * The `webgpu` backend: loads Dawn and tfjs's WebGPU backend (setup.ts),
+ * activates it, fixes it where needed (patches.ts), and hands the model the
+ * fused WGSL primitives of fused-ops.ts and the one-pass AdamW of adamw.ts.
+ *
+ * `auto` takes it only on a real GPU: Dawn is not even started unless a
+ * Vulkan loader and a GPU device node exist (on a CPU-only machine it would
+ * only find a software rasteriser and print driver warnings), and a software
+ * adapter is refused even with LMPIPE_WEBGPU_ALLOW_SOFTWARE=1. By name
+ * (`--backend webgpu`) a software adapter is accepted with that variable.
  *
  * On this backend tensor data must be read asynchronously (`await
  * t.data()`): `dataSync()`/`arraySync()` of GPU-resident data throw in Node.
  */
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../pipeline/errors.ts';
-import { DEFAULT_OPS, ops, overrideOps } from '../model/ops.ts';
-import type { ModelOps } from '../model/ops.ts';
-import { WEBGPU_OPS, installWebGPUOps } from '../webgpu/fused-ops.ts';
-import { patchWebGPUBackend } from './webgpu-patches.ts';
-import { describeAdapter, gpuDeviceLikelyPresent, setupWebGPU, vulkanLoaderLikelyPresent } from './webgpu-setup.ts';
-import type { WebGPUSetup, WebGPUSetupOptions } from './webgpu-setup.ts';
+import { UserError } from '../../pipeline/errors.ts';
+import { AVAILABLE, unavailable } from '../interface.ts';
+import type { Backend, BackendFacts, ProbeOptions, ProbeResult } from '../interface.ts';
+import { adamwUpdate } from './adamw.ts';
+import { WEBGPU_OPS } from './fused-ops.ts';
+import { patchWebGPUBackend } from './patches.ts';
+import { describeAdapter, gpuDeviceLikelyPresent, setupWebGPU, vulkanLoaderLikelyPresent } from './setup.ts';
+import type { WebGPUSetup } from './setup.ts';
 
-export interface WebGPUActivation extends WebGPUSetup {
-  /** Whether the fused WGSL primitives were installed. */
-  fused: boolean;
-  /** Puts the plain primitives back in the ops table. */
-  restoreOps: () => void;
+/** The adapter of the last successful probe. */
+let setup: WebGPUSetup | null = null;
+
+/** Why `auto` must not start Dawn here, or null when a hardware adapter may exist. */
+function autoSkipReason(): string | null {
+  if (!vulkanLoaderLikelyPresent()) return 'no Vulkan loader (libvulkan.so.1) found';
+  if (!gpuDeviceLikelyPresent()) return 'no GPU device node (/dev/dri/renderD*, /dev/nvidia*) found';
+  return null;
 }
 
-/** The ops-table entries the fused primitives replace, with their plain versions. */
-function plainVersions(): Partial<ModelOps> {
-  const out: Partial<ModelOps> = {};
-  for (const key of Object.keys(WEBGPU_OPS) as (keyof ModelOps)[]) (out as Record<string, unknown>)[key] = DEFAULT_OPS[key];
-  return out;
-}
-
-function fusedInstalled(): boolean {
-  return (Object.keys(WEBGPU_OPS) as (keyof ModelOps)[]).every((k) => ops[k] === WEBGPU_OPS[k]);
-}
-
-/**
- * Activates tfjs's `webgpu` backend on an acceptable adapter (see
- * `setupWebGPU` for the software-adapter policy) and installs the fused ops
- * (again, if another backend's ops replaced them meanwhile).
- */
-export async function activateWebGPU(options: WebGPUSetupOptions & { fused?: boolean } = {}): Promise<WebGPUActivation> {
-  const setup = await setupWebGPU(options);
-  let ok = false;
+async function probe({ auto }: ProbeOptions): Promise<ProbeResult> {
+  setup = null;
+  const skip = auto ? autoSkipReason() : null;
+  if (skip !== null) return unavailable(skip);
   try {
-    ok = await tf.setBackend('webgpu');
+    setup = await setupWebGPU(auto ? { allowSoftware: false } : {});
+    return AVAILABLE;
   } catch (e) {
-    throw new UserError(`backend "webgpu" failed to initialize on ${describeAdapter(setup.adapter)} (${(e as Error).message.split('\n')[0]}); use --backend cpu`);
+    if (e instanceof UserError) return unavailable(e.message);
+    throw e;
   }
-  if (!ok) throw new UserError(`backend "webgpu" did not initialize on ${describeAdapter(setup.adapter)}; use --backend cpu`);
-  await tf.ready();
-  patchWebGPUBackend();
-  const fused = options.fused ?? process.env.LMPIPE_WEBGPU_FUSED !== '0';
-  if (fused && !fusedInstalled()) installWebGPUOps();
-  if (!fused && fusedInstalled()) overrideOps(plainVersions());
-  return { ...setup, fused, restoreOps: () => { overrideOps(plainVersions()); } };
 }
 
-/**
- * For `auto`: the webgpu backend if a real GPU adapter is present (software
- * rasterisers are never chosen automatically). Throws with the reason to skip.
- */
-export async function activateWebGPUIfGpu(): Promise<WebGPUActivation> {
-  if (!vulkanLoaderLikelyPresent()) throw new Error('no Vulkan loader (libvulkan.so.1) found');
-  if (!gpuDeviceLikelyPresent()) throw new Error('no GPU device node (/dev/dri/renderD*, /dev/nvidia*) found');
-  return activateWebGPU({ allowSoftware: false });
-}
+export const webgpuBackend: Backend<'webgpu'> = {
+  name: 'webgpu',
+  auto: true,
+  probe,
+  async activate() {
+    if (!setup) throw new Error('backend "webgpu": activate() needs a successful probe() first');
+    let ok = false;
+    try {
+      ok = await tf.setBackend('webgpu');
+    } catch (e) {
+      throw new UserError(`backend "webgpu" failed to initialize on ${describeAdapter(setup.adapter)} (${(e as Error).message.split('\n')[0]}); use --backend cpu`);
+    }
+    if (!ok) throw new UserError(`backend "webgpu" did not initialize on ${describeAdapter(setup.adapter)}; use --backend cpu`);
+    await tf.ready();
+    patchWebGPUBackend();
+    return { ops: WEBGPU_OPS, adamwUpdate };
+  },
+  info(): BackendFacts {
+    if (!setup) return {};
+    return { adapter: describeAdapter(setup.adapter), software: setup.software, featureLevel: setup.featureLevel, dawnFlags: setup.flags.join(',') };
+  },
+};

@@ -6,18 +6,17 @@
  * the vocabulary. Each op uses its kernels only when tfjs's `webgpu` backend
  * is active and the inputs fit (float32, supported shapes, no explicit
  * attention mask or dropout); otherwise it calls the plain op, so installing
- * them is always safe:
- *
- *   await selectBackend('webgpu');   // installs them; or installWebGPUOps()
+ * them is always safe. `selectBackend('webgpu')` installs them (the
+ * `ops` of the backend's runtime, backend.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Tensor, TensorInfo } from '@tensorflow/tfjs';
-import { DEFAULT_OPS, overrideOps } from '../model/ops.ts';
-import type { AttentionOptions, ModelOps } from '../model/ops.ts';
+import { DEFAULT_OPS } from '../../model/ops.ts';
+import type { AttentionOptions, ModelOps } from '../../model/ops.ts';
 import {
   attentionLeadDimsMatch, attentionNeedsPlain, lastDim, rmsNormShapesFit, ropeShapesFit, splitGradArgs,
-} from '../model/op-helpers.ts';
-import type { GradArgs } from '../model/op-helpers.ts';
+} from '../../model/op-helpers.ts';
+import type { GradArgs } from '../../model/op-helpers.ts';
 import { MAX_FUSED_HEAD_DIM, attentionBackward, attentionForward } from './attention.ts';
 import type { AttentionShape } from './attention.ts';
 import { crossEntropyBackward, crossEntropyForward } from './cross-entropy.ts';
@@ -132,10 +131,5 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   return f(flatLogits);
 }
 
-/** The fused primitives, for `overrideOps`. */
+/** The fused primitives, for the model's ops table. */
 export const WEBGPU_OPS: Readonly<Partial<ModelOps>> = Object.freeze({ rmsNorm, rope, attention, crossEntropy });
-
-/** Installs the fused primitives in the model's ops table; returns the restore function. */
-export function installWebGPUOps(): () => void {
-  return overrideOps(WEBGPU_OPS);
-}

@@ -14,7 +14,7 @@
  * VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { UserError } from '../pipeline/errors.ts';
+import { UserError } from '../../pipeline/errors.ts';
 
 /** The package versions the WebGPU backend is built and tested against. */
 export const WEBGPU_PACKAGES = { webgpu: '0.6.2', '@tensorflow/tfjs-backend-webgpu': '4.22.0' } as const;
