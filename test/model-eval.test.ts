@@ -15,6 +15,8 @@ import { readCheckpoint } from '../src/model/checkpoint.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { REPO_ROOT } from '../src/util/shared-data.ts';
 import { Rng } from '../src/util/rng.ts';
+import { itemBytes, typedArrayFor } from '../src/tokenizer/token-dtype.ts';
+import type { TokenDtype } from '../src/tokenizer/token-dtype.ts';
 import { toRef } from './model-helpers.ts';
 import { crossEntropy64, lm64 } from './model-reference.ts';
 
@@ -39,11 +41,12 @@ function referenceLoss(ids: number[]): { loss: number; tokens: number } {
   return { loss: sum / (windows * T), tokens: windows * T };
 }
 
-function writeTokens(dir: string, name: string, ids: number[], dtype: 'uint16' | 'uint32' | null): string {
+/** A token file of `ids`: uint16 without a sidecar (null), else with a sidecar naming `dtype`. */
+function writeTokens(dir: string, name: string, ids: number[], dtype: TokenDtype | null): string {
   const path = join(dir, name);
-  const arr = dtype === 'uint32' ? Uint32Array.from(ids) : Uint16Array.from(ids);
+  const arr = typedArrayFor(dtype ?? 'uint16').from(ids);
   writeFileSync(path, new Uint8Array(arr.buffer));
-  if (dtype) writeFileSync(`${path}.json`, JSON.stringify({ format: 'lmpipe-tokens', version: 1, dtype, itemBytes: arr.BYTES_PER_ELEMENT, tokens: ids.length }));
+  if (dtype) writeFileSync(`${path}.json`, JSON.stringify({ format: 'lmpipe-tokens', version: 1, dtype, itemBytes: itemBytes(dtype), tokens: ids.length }));
   return path;
 }
 
@@ -75,7 +78,7 @@ test('eval errors: too few tokens, ids outside the vocabulary, missing checkpoin
     await assert.rejects(run(writeTokens(dir, 'short.bin', tokens(T, 2), null)), (e: unknown) => e instanceof UserError && /fewer than context_length \+ 1 = 9/.test((e as Error).message));
     const ids = tokens(2 * (T + 1), 3);
     ids[T + 1 + 3] = 40; // window 1, position 3 of the file's second window
-    await assert.rejects(run(writeTokens(dir, 'oov.bin', ids, null)), (e: unknown) => e instanceof UserError && /token 40 at position 12 is outside the model's vocabulary \(vocab_size 13\)/.test((e as Error).message));
+    await assert.rejects(run(writeTokens(dir, 'oov.bin', ids, null)), (e: unknown) => e instanceof UserError && /token 12 has id 40, outside the model's vocab_size 13/.test((e as Error).message));
     await assert.rejects(run(writeTokens(dir, 'ok.bin', tokens(9, 4), null), join(dir, 'nope')), UserError);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSweepFile } from '../src/sweep/sweep-file.ts';
@@ -55,6 +55,8 @@ test('sweep: runs, divergence marked, half-trained run resumed, report and plots
   const plan = planSweep(readSweepFile(sweepFile), sweepFile);
   const half = plan.runs.find((r) => r.name === 'lr=0.003')!;
   mkdirSync(join(sweepOut, 'configs'), { recursive: true });
+  // A sweep copies its file into its directory before any run starts.
+  copyFileSync(sweepFile, join(sweepOut, 'sweep.json'));
   writeFileSync(half.configPath, JSON.stringify(half.raw));
   const pre = runPipeline('train', ['--config', half.configPath, '--stop-at-step', '2', '--quiet']);
   assert.equal(pre.status, 0, pre.stderr);
