@@ -25,7 +25,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BpeEncoder } from '../src/tokenizer/bpe-encode.ts';
 import { ParallelEncoder, unitBytesFor } from '../src/tokenizer/bpe-encode-parallel.ts';
-import { TokenFileReader, TokenFileWriter } from '../src/tokenizer/token-file.ts';
+import { TokenFileWriter } from '../src/tokenizer/token-file.ts';
+import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
+import type { TokenIdArray } from '../src/tokenizer/token-dtype.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { resolveInputs } from '../src/stream/read.ts';
 import { fixturePath, sharedPath } from '../src/util/shared-data.ts';
@@ -76,8 +78,8 @@ function sameIds(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 }
 
 /** The ids of a token file (the sidecar checked against it). */
-function readTokenFile(path: string): Uint16Array | Uint32Array {
-  const r = new TokenFileReader(path);
+function readTokenFile(path: string): TokenIdArray {
+  const r = new TokenFileReader(path, { requireSidecar: true });
   try {
     return r.readAll();
   } finally {

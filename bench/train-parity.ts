@@ -32,7 +32,7 @@ import { plottingAvailable, svgToPng, vegaLiteToSvg } from '../src/plot/render.t
 import { sampleBatch } from '../src/train/batch-sampler.ts';
 import { readMetrics } from '../src/train/metrics.ts';
 import type { MetricsRecord } from '../src/train/metrics.ts';
-import { FileTokenSource } from '../src/train/token-source.ts';
+import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
 import { Rng } from '../src/util/rng.ts';
 import type { RngState } from '../src/util/rng.ts';
 import { sharedPath } from '../src/util/shared-data.ts';
@@ -236,7 +236,7 @@ async function main(): Promise<void> {
   const B = config.batch_size as number;
   const T = (config.model as { context_length: number }).context_length;
   const dataRng = new Rng((config.seed as number) + 1);
-  const source = new FileTokenSource(config.train_data as string);
+  const source = new TokenFileReader(config.train_data as string);
   const starts: number[][] = [];
   try {
     for (let s = 0; s < steps; s++) starts.push(sampleBatch(source, dataRng, B, T).starts);

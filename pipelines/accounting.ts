@@ -9,6 +9,7 @@
  */
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
+import { configOption } from '../src/pipeline/common-options.ts';
 import { loadModelConfig } from '../src/accounting/model-source.ts';
 import { PRESET_NAMES } from '../src/accounting/presets.ts';
 import { accountModel, formatReport } from '../src/accounting/report.ts';
@@ -25,12 +26,12 @@ export const accounting = definePipeline({
   ],
   options: {
     model: { type: 'string', placeholder: 'PRESET', description: `model preset (${PRESET_NAMES.join(', ')})` },
-    config: { type: 'string', placeholder: 'FILE', description: 'model config.json, or a training config with a "model" object (missing keys take the model defaults)' },
+    config: { ...configOption, description: 'model config.json, or a training config with a "model" object (missing keys take the model defaults)' },
     context: { type: 'int', min: 1, description: 'context length override (tokens per sequence)' },
     dFf: { type: 'int', min: 1, description: 'd_ff override' },
     batch: { type: 'int', default: 1, min: 1, placeholder: 'B', description: 'sequences for the per-batch FLOPs and memory figures' },
     dtype: { type: 'string', default: 'fp32', choices: ['fp32', 'bf16'], description: 'storage type of every tensor' },
-    memoryGb: { type: 'number', placeholder: 'GB', description: `memory budget for the largest batch, GB = 1e9 bytes (default ${DEFAULT_MEMORY_GB}; when given, a budget that fits no batch is an error)` },
+    memoryGb: { type: 'number', placeholder: 'GB', helpDefault: String(DEFAULT_MEMORY_GB), description: 'memory budget for the largest batch, GB = 1e9 bytes; when given, a budget that fits no batch is an error' },
     peakTflops: { type: 'number', default: 19.5, placeholder: 'T', description: 'hardware peak TFLOP/s (A100 fp32: 19.5)' },
     mfu: { type: 'number', default: 0.5, max: 1, placeholder: 'F', description: 'model FLOPs utilization (0 < F <= 1)' },
     steps: { type: 'int', default: 400000, min: 1, description: 'training steps' },

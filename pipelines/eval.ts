@@ -10,13 +10,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
+import { backendOption, checkpointOption } from '../src/pipeline/common-options.ts';
 import { BACKEND_NAMES } from '../src/backends/registry.ts';
 import { selectBackend } from '../src/backends/select.ts';
 import type { BackendName } from '../src/backends/registry.ts';
 import { loadCheckpoint, readCheckpointConfig } from '../src/model/checkpoint.ts';
 import { ops } from '../src/model/ops.ts';
 import { sequentialBatches, sequentialWindowCount } from '../src/train/batch-sampler.ts';
-import { FileTokenSource, checkTokenFile } from '../src/train/token-source.ts';
+import { checkTokenFile } from '../src/train/token-data.ts';
+import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
 import { recordedTokenData } from '../src/train/checkpoint.ts';
 import { checkMemory } from '../src/train/preflight.ts';
 import { firstOutOfVocab } from '../src/train/train-step.ts';
@@ -29,10 +31,10 @@ export const evalPipeline = definePipeline({
     { name: 'evaluate', description: 'consecutive windows of context_length+1 tokens (tail dropped), batched forward passes' },
   ],
   options: {
-    checkpoint: { type: 'string', required: true, placeholder: 'DIR', description: 'checkpoint directory (config.json + model.safetensors)' },
+    checkpoint: checkpointOption,
     data: { type: 'string', required: true, placeholder: 'FILE', description: 'token file (uint16, or uint32 when FILE.json says "dtype": "uint32")' },
     batchSize: { type: 'int', min: 1, default: 8, placeholder: 'B', description: 'windows per forward pass' },
-    backend: { type: 'string', choices: BACKEND_NAMES, default: 'auto', placeholder: 'NAME', description: 'TensorFlow.js backend' },
+    backend: backendOption(BACKEND_NAMES),
   },
   examples: [
     'npx tsx pipelines/eval.ts --checkpoint out/run1 --data out/data/valid.bin',
@@ -46,7 +48,7 @@ export const evalPipeline = definePipeline({
     const memory = checkMemory(config, { batchSize: o.batchSize, backend: backend.name, training: false, batchKnob: '--batch-size', otherKnobs: null });
     if (memory.warning) ctx.warn(memory.warning);
     const model = loadCheckpoint(o.checkpoint);
-    const source = new FileTokenSource(o.data);
+    const source = new TokenFileReader(o.data);
     try {
       const T = model.config.context_length;
       const windows = sequentialWindowCount(source.length, T);

@@ -8,6 +8,7 @@
  */
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
+import { backendOption, checkpointOption, tokenizerOption } from '../src/pipeline/common-options.ts';
 import { BACKEND_NAMES } from '../src/backends/registry.ts';
 import { selectBackend } from '../src/backends/select.ts';
 import type { BackendName } from '../src/backends/registry.ts';
@@ -27,8 +28,8 @@ export const generate = definePipeline({
     { name: 'decode', description: 'sample one token at a time, print text as it completes' },
   ],
   options: {
-    checkpoint: { type: 'string', required: true, placeholder: 'DIR', description: 'checkpoint directory (a run directory or its best/)' },
-    tokenizer: { type: 'string', placeholder: 'DIR', description: 'tokenizer directory (default: the one recorded by train)' },
+    checkpoint: checkpointOption,
+    tokenizer: { ...tokenizerOption, required: false, helpDefault: 'the one recorded by train' },
     prompt: { type: 'string', default: '', description: 'text to continue (empty: start after <|endoftext|>)' },
     maxTokens: { type: 'int', default: 256, min: 1, description: 'maximum number of new tokens' },
     temperature: { type: 'number', default: 0.8, min: 0, description: 'softmax temperature; 0 = greedy' },
@@ -37,7 +38,7 @@ export const generate = definePipeline({
     seed: { type: 'int', default: 0, min: 0, description: 'sampling seed' },
     stopToken: { type: 'string', default: '<|endoftext|>', placeholder: 'TOKEN', description: 'special token that ends generation' },
     echo: { type: 'boolean', description: 'print the prompt before the continuation' },
-    backend: { type: 'string', default: 'auto', choices: BACKEND_NAMES, description: 'TensorFlow.js backend' },
+    backend: backendOption(BACKEND_NAMES),
   },
   examples: ['npx tsx pipelines/generate.ts --checkpoint out/run1 --prompt "Once upon a time" --max-tokens 256 --temperature 0.8 --top-p 0.9'],
   validate(o) {

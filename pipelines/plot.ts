@@ -11,6 +11,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import type { OptionSpecs } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
+import { outOption } from '../src/pipeline/common-options.ts';
 import { writeFileAtomic } from '../src/util/atomic.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
 import { learningCurveSpec } from '../src/plot/learning-curves.ts';
@@ -19,7 +20,7 @@ import { loadRuns } from '../src/plot/runs.ts';
 
 const options = {
   run: { type: 'string', multiple: true, required: true, placeholder: 'RUN', description: 'run directory (or its metrics.jsonl); repeatable, or give runs as plain arguments' },
-  out: { type: 'string', required: true, short: 'o', placeholder: 'FILE.png', description: 'output PNG; the SVG is written next to it (same name, .svg)' },
+  out: { ...outOption, placeholder: 'FILE.png', description: 'output PNG; the SVG is written next to it (same name, .svg)' },
   name: { type: 'string', multiple: true, placeholder: 'LABEL', description: 'legend label of the i-th run (default: its directory name); repeatable' },
   title: { type: 'string', default: 'learning curves', description: 'plot title' },
   scale: { type: 'number', default: 2, min: 0.25, max: 8, description: 'PNG pixels per SVG unit' },

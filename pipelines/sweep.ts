@@ -11,6 +11,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
+import { backendOverrideOption, configOption, outOption } from '../src/pipeline/common-options.ts';
 import { BACKEND_NAMES } from '../src/backends/registry.ts';
 import { formatQuantity } from '../src/pipeline/progress.ts';
 import { readSweepFile } from '../src/sweep/sweep-file.ts';
@@ -36,10 +37,10 @@ export const sweep = definePipeline({
     { name: 'report', description: 'OUT/REPORT.md table + curves.png/svg (loss vs steps and wall-clock) + loss vs the swept value' },
   ],
   options: {
-    config: { type: 'string', short: 'c', required: true, placeholder: 'FILE', description: 'sweep file (JSON: base, grid and/or runs, budget, out, ...)' },
-    out: { type: 'string', short: 'o', placeholder: 'DIR', description: 'sweep directory (default: the file\'s "out")' },
-    backend: { type: 'string', choices: BACKEND_NAMES, description: 'backend of every run (default: the base config\'s)' },
-    parallel: { type: 'int', min: 1, description: 'runs trained at once (default: the file\'s "parallel", else 1)' },
+    config: { ...configOption, required: true, description: 'sweep file (JSON: base, grid and/or runs, budget, out, ...)' },
+    out: { ...outOption, required: false, placeholder: 'DIR', description: 'sweep directory', helpDefault: 'the file\'s "out"' },
+    backend: { ...backendOverrideOption(BACKEND_NAMES, 'the base config\'s'), description: 'TensorFlow.js backend of every run' },
+    parallel: { type: 'int', min: 1, helpDefault: 'the file\'s "parallel", else 1', description: 'runs trained at once' },
     dryRun: { type: 'boolean', description: 'validate and list the runs, train nothing' },
     reportOnly: { type: 'boolean', description: 'rewrite REPORT.md and the plots from the runs so far, train nothing' },
   },

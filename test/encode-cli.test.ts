@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { TokenFileReader } from '../src/tokenizer/token-file.ts';
+import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { REPO_ROOT, fixturePath } from '../src/util/shared-data.ts';
 import { runPipeline, summaryOf } from './helpers/cli.ts';
@@ -46,10 +46,10 @@ describe('encode and inspect-tokenizer pipelines', () => {
       assert.equal(s.dtype, 'uint16');
       assert.ok(typeof s.bytes_per_token === 'number' && s.bytes_per_token > 2 && s.bytes_per_token < 6);
       assert.equal(s.pile_825gb_estimate, null, 'too little input (< 4 MB) for a Pile estimate');
-      const reader = new TokenFileReader(out);
+      const reader = new TokenFileReader(out, { requireSidecar: true });
       assert.deepEqual(Array.from(reader.readAll()), expected);
-      assert.equal(reader.meta.tokenizerHash, tok.hash());
-      assert.deepEqual(reader.meta.specialTokens, { [EOT]: 50256 });
+      assert.equal(reader.meta?.tokenizerHash, tok.hash());
+      assert.deepEqual(reader.meta?.specialTokens, { [EOT]: 50256 });
       reader.close();
       assert.deepEqual(readdirSync(join(tmp, `w${workers}`)).sort(), ['train.bin', 'train.bin.json'], 'no temporary file left');
     }

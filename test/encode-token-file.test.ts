@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { UserError } from '../src/pipeline/errors.ts';
-import { TokenFileReader, TokenFileWriter, dtypeForVocab, readTokenFileMeta, sidecarPath } from '../src/tokenizer/token-file.ts';
+import { TokenFileWriter, readTokenFileMeta, sidecarPath } from '../src/tokenizer/token-file.ts';
+import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
+import { dtypeForVocab, itemBytes, typedArrayFor } from '../src/tokenizer/token-dtype.ts';
 import { Rng } from '../src/util/rng.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lmpipe-tokfile-'));
@@ -44,6 +46,9 @@ describe('token files', () => {
     assert.equal(dtypeForVocab(50257), 'uint16');
     assert.equal(dtypeForVocab(65536), 'uint16');
     assert.equal(dtypeForVocab(65537), 'uint32');
+    assert.deepEqual([itemBytes('uint16'), itemBytes('uint32')], [2, 4]);
+    assert.equal(typedArrayFor('uint16'), Uint16Array);
+    assert.equal(typedArrayFor('uint32'), Uint32Array);
   });
 
   for (const vocab of [50257, 65536, 100_000]) {
@@ -66,12 +71,13 @@ describe('token files', () => {
       assert.deepEqual(meta.specialTokens, { '<|endoftext|>': vocab - 1 });
       assert.equal(readFileSync(path).length, ids.length * meta.itemBytes);
       assert.deepEqual(numpyRead(path), ids);
-      const r = new TokenFileReader(path);
+      const r = new TokenFileReader(path, { requireSidecar: true });
       assert.equal(r.length, ids.length);
-      assert.deepEqual(Array.from(r.read(4990, 20)), ids.slice(4990, 5010));
-      assert.deepEqual(Array.from(r.read(ids.length - 3, 100)), ids.slice(-3));
+      assert.equal(r.dtype, meta.dtype);
+      assert.deepEqual(Array.from(r.readIds(4990, 20)), ids.slice(4990, 5010));
+      assert.deepEqual(Array.from(r.readIds(ids.length - 3, 100)), ids.slice(-3));
       assert.deepEqual(Array.from(r.readAll()), ids);
-      assert.throws(() => r.read(ids.length + 1, 1), /outside/);
+      assert.throws(() => r.readIds(ids.length + 1, 1), /outside/);
       r.close();
     });
   }
@@ -103,7 +109,7 @@ describe('token files', () => {
     await w2.close();
     const r = new TokenFileReader(path);
     assert.deepEqual(Array.from(r.readAll()), [4, 5]);
-    assert.equal(r.meta.sourceBytes, 2);
+    assert.equal(r.meta?.sourceBytes, 2);
     r.close();
     assert.deepEqual(readdirSync(tmp).filter((f) => f.includes('replace')).sort(), ['replace.bin', 'replace.bin.json']);
   });
@@ -128,6 +134,6 @@ describe('token files', () => {
     truncateSync(path, 5);
     assert.throws(() => new TokenFileReader(path), (e: unknown) => e instanceof UserError && /truncated/.test(e.message));
     writeFileSync(join(tmp, 'nosidecar.bin'), Buffer.alloc(4));
-    assert.throws(() => new TokenFileReader(join(tmp, 'nosidecar.bin')), (e: unknown) => e instanceof UserError && /no sidecar/.test(e.message));
+    assert.throws(() => new TokenFileReader(join(tmp, 'nosidecar.bin'), { requireSidecar: true }), (e: unknown) => e instanceof UserError && /no sidecar/.test(e.message));
   });
 });

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/util/rng.ts';
 import { selectBackend } from '../src/backends/select.ts';
-import { FileTokenSource, MemoryTokenSource, tokenFileDtype } from '../src/train/token-source.ts';
+import { MemoryTokenSource, TokenFileReader, tokenFileDtype } from '../src/tokenizer/token-reader.ts';
+import { itemBytes } from '../src/tokenizer/token-dtype.ts';
+import type { TokenDtype } from '../src/tokenizer/token-dtype.ts';
 import { sampleBatch, sequentialBatches } from '../src/train/batch-sampler.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 
@@ -18,8 +20,8 @@ const dir = mkdtempSync(join(tmpdir(), 'lmpipe-train-batch-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Little-endian bytes of `ids` written independently of the reader (Buffer API). */
-function writeTokens(name: string, ids: number[], dtype: 'uint16' | 'uint32', sidecar: object | null): string {
-  const width = dtype === 'uint16' ? 2 : 4;
+function writeTokens(name: string, ids: number[], dtype: TokenDtype, sidecar: object | null): string {
+  const width = itemBytes(dtype);
   const buf = Buffer.alloc(ids.length * width);
   ids.forEach((id, i) => (dtype === 'uint16' ? buf.writeUInt16LE(id, i * 2) : buf.writeUInt32LE(id, i * 4)));
   const p = join(dir, name);
@@ -29,8 +31,8 @@ function writeTokens(name: string, ids: number[], dtype: 'uint16' | 'uint32', si
 }
 
 /** A sidecar as pipelines/encode.ts writes it (token-file.ts format, version 1). */
-function sidecar(dtype: 'uint16' | 'uint32', tokens: number): object {
-  return { format: 'lmpipe-tokens', version: 1, dtype, itemBytes: dtype === 'uint16' ? 2 : 4, tokens, sourceBytes: 0, vocabSize: 200_000, tokenizerHash: 'x', specialTokens: {} };
+function sidecar(dtype: TokenDtype, tokens: number): object {
+  return { format: 'lmpipe-tokens', version: 1, dtype, itemBytes: itemBytes(dtype), tokens, sourceBytes: 0, vocabSize: 200_000, tokenizerHash: 'x', specialTokens: {} };
 }
 
 test('test_get_batch: arange(100), B=32, ctx 7, 1000 draws: shapes, y = x+1, starts cover [0, 92] within μ ± 5σ', () => {
@@ -91,7 +93,7 @@ test('uint16 and uint32 token files: positional reads equal the written ids, dty
   assert.equal(tokenFileDtype(p16), 'uint16');
   assert.equal(tokenFileDtype(p32), 'uint32');
   for (const [p, ids] of [[p16, ids16], [p32, ids32]] as const) {
-    const file = new FileTokenSource(p);
+    const file = new TokenFileReader(p);
     const mem = MemoryTokenSource.fromFile(p);
     assert.equal(file.length, ids.length);
     assert.equal(mem.length, ids.length);
@@ -110,15 +112,38 @@ test('uint16 and uint32 token files: positional reads equal the written ids, dty
   }
 });
 
+test('the token reader serves the sampler identically from uint16 and uint32 files of the same ids', () => {
+  const ids = Array.from({ length: 3001 }, (_, i) => (i * 40503) % 65536);
+  const readers = [
+    new TokenFileReader(writeTokens('same16-plain.bin', ids, 'uint16', null)),
+    new TokenFileReader(writeTokens('same16.bin', ids, 'uint16', sidecar('uint16', ids.length))),
+    new TokenFileReader(writeTokens('same32.bin', ids, 'uint32', sidecar('uint32', ids.length))),
+  ];
+  assert.deepEqual(readers.map((r) => r.dtype), ['uint16', 'uint16', 'uint32']);
+  assert.deepEqual(readers.map((r) => r.length), [ids.length, ids.length, ids.length]);
+  const reference = new MemoryTokenSource(ids);
+  for (const T of [1, 16, 255]) {
+    const expected = sampleBatch(reference, new Rng(T), 5, T);
+    const expectedSeq = [...sequentialBatches(reference, 4, T, 6)];
+    for (const r of readers) {
+      assert.deepEqual(sampleBatch(r, new Rng(T), 5, T), expected, `${r.path}: random batches, T=${T}`);
+      assert.deepEqual([...sequentialBatches(r, 4, T, 6)], expectedSeq, `${r.path}: sequential batches, T=${T}`);
+    }
+  }
+  // The ids in the file's own dtype, too.
+  for (const r of readers) assert.deepEqual(Array.from(r.readIds(2990, 20)), ids.slice(2990));
+  for (const r of readers) r.close();
+});
+
 test('bad token files: odd size for the dtype, bad sidecar, missing file', () => {
   const odd = join(dir, 'odd.bin');
   writeFileSync(odd, Buffer.alloc(7));
-  assert.throws(() => new FileTokenSource(odd), (e: unknown) => e instanceof UserError && /7 bytes is not a multiple of 2/.test(e.message));
+  assert.throws(() => new TokenFileReader(odd), (e: unknown) => e instanceof UserError && /7 bytes is not a multiple of 2/.test(e.message));
   const p = writeTokens('c.bin', [1, 2], 'uint16', { ...sidecar('uint16', 2), dtype: 'int8' });
   assert.throws(() => tokenFileDtype(p), (e: unknown) => e instanceof UserError && /not an lmpipe token-file sidecar/.test(e.message));
   const short = writeTokens('d.bin', [1, 2, 3], 'uint16', sidecar('uint16', 4));
-  assert.throws(() => new FileTokenSource(short), (e: unknown) => e instanceof UserError && /6 bytes but its sidecar says 4 uint16 ids/.test(e.message));
-  assert.throws(() => new FileTokenSource(join(dir, 'missing.bin')), (e: unknown) => e instanceof UserError && /ENOENT/.test(e.message));
+  assert.throws(() => new TokenFileReader(short), (e: unknown) => e instanceof UserError && /6 bytes but its sidecar says 4 uint16 ids/.test(e.message));
+  assert.throws(() => new TokenFileReader(join(dir, 'missing.bin')), (e: unknown) => e instanceof UserError && /ENOENT/.test(e.message));
 });
 
 test('sequentialBatches: consecutive non-overlapping windows of T+1 tokens, tail dropped, batch limit', () => {

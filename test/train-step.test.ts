@@ -13,7 +13,7 @@ import { TransformerLM } from '../src/model/model.ts';
 import { Rng } from '../src/util/rng.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import { sampleBatch } from '../src/train/batch-sampler.ts';
-import { MemoryTokenSource } from '../src/train/token-source.ts';
+import { MemoryTokenSource } from '../src/tokenizer/token-reader.ts';
 import { NonFiniteError, evaluate, trainStep } from '../src/train/train-step.ts';
 
 await selectBackend('cpu');

@@ -4,6 +4,7 @@
  * `UserError`s that name the source and the fix.
  */
 import { UserError } from '../pipeline/errors.ts';
+import type { ConfigKeySpec } from '../pipeline/config-flags.ts';
 import { closest } from '../util/nearest.ts';
 
 export type PositionKind = 'rope' | 'learned' | 'none';
@@ -57,16 +58,39 @@ export const CS336_TINYSTORIES_CONFIG: ModelConfig = {
   ...ARCHITECTURE_DEFAULTS,
 };
 
-export const MODEL_CONFIG_KEYS: readonly (keyof ModelConfig)[] = [
-  'vocab_size', 'context_length', 'd_model', 'num_layers', 'num_heads', 'd_ff', 'rope_theta', 'norm_eps',
-  'position', 'ffn', 'norm', 'parallel', 'tie_embeddings', 'dropout',
-];
+/** The default d_ff in words (see defaultDff). */
+export const DEFAULT_DFF_RULE = '8/3·d_model rounded up to a multiple of 64 (swiglu) or 4·d_model (gelu, silu)';
+
+/**
+ * Every model key with its type, range, default and meaning: the source of
+ * the validation below, of train's per-key flags (`--d-model 128`) and of
+ * their --help. Sizes have no default here (a training config's come from
+ * src/train/train-config.ts).
+ */
+export const MODEL_CONFIG_SCHEMA = {
+  vocab_size: { type: 'int', min: 1, description: 'token ids the model embeds and predicts: at least the tokenizer\'s vocabulary size' },
+  context_length: { type: 'int', min: 1, description: 'longest sequence in tokens: the training window' },
+  d_model: { type: 'int', min: 1, description: 'width of the residual stream' },
+  num_layers: { type: 'int', min: 1, description: 'Transformer blocks' },
+  num_heads: { type: 'int', min: 1, description: 'attention heads; must divide d_model' },
+  d_ff: { type: 'int', min: 1, defaultText: DEFAULT_DFF_RULE, description: 'inner width of the feed-forward network' },
+  rope_theta: { type: 'number', default: ARCHITECTURE_DEFAULTS.rope_theta, description: 'RoPE base Θ, with position rope' },
+  norm_eps: { type: 'number', default: ARCHITECTURE_DEFAULTS.norm_eps, description: 'RMSNorm epsilon' },
+  position: { type: 'string', placeholder: 'KIND', choices: ['rope', 'learned', 'none'], default: ARCHITECTURE_DEFAULTS.position, description: 'position information: rotary (RoPE), learned absolute embeddings, or none' },
+  ffn: { type: 'string', placeholder: 'KIND', choices: ['swiglu', 'gelu', 'silu'], default: ARCHITECTURE_DEFAULTS.ffn, description: 'feed-forward network: gated SwiGLU, or an ungated GELU or SiLU MLP' },
+  norm: { type: 'string', placeholder: 'KIND', choices: ['pre', 'post', 'none'], default: ARCHITECTURE_DEFAULTS.norm, description: 'RMSNorm placement: pre-norm, post-norm, or no normalization' },
+  parallel: { type: 'boolean', default: ARCHITECTURE_DEFAULTS.parallel, description: 'parallel blocks: attention and feed-forward read the same normalized input' },
+  tie_embeddings: { type: 'boolean', default: ARCHITECTURE_DEFAULTS.tie_embeddings, description: 'share the token embedding matrix with the output projection' },
+  dropout: { type: 'number', min: 0, default: ARCHITECTURE_DEFAULTS.dropout, description: 'dropout rate in [0, 1) on embeddings, attention and sublayer outputs, in training' },
+} as const satisfies Record<keyof ModelConfig, ConfigKeySpec>;
+
+export const MODEL_CONFIG_KEYS = Object.keys(MODEL_CONFIG_SCHEMA) as readonly (keyof ModelConfig)[];
 
 const CHOICES = {
-  position: ['rope', 'learned', 'none'],
-  ffn: ['swiglu', 'gelu', 'silu'],
-  norm: ['pre', 'post', 'none'],
-} as const;
+  position: MODEL_CONFIG_SCHEMA.position.choices,
+  ffn: MODEL_CONFIG_SCHEMA.ffn.choices,
+  norm: MODEL_CONFIG_SCHEMA.norm.choices,
+};
 
 /**
  * Default feed-forward width: 4·d_model for the ungated GELU/SiLU FFN; for

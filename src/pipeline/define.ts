@@ -25,6 +25,12 @@ interface BaseOption {
   short?: string;
   /** Name of the value in --help (e.g. DIR, N). */
   placeholder?: string;
+  /**
+   * The default --help shows for an option the parser leaves unset when it
+   * is not given, because a later layer fills it (train: a config file,
+   * then the config schema's default, under the flags).
+   */
+  helpDefault?: string;
 }
 export interface StringOption extends BaseOption {
   type: 'string';
@@ -49,6 +55,11 @@ export interface NumberOption extends BaseOption {
 export interface BooleanOption extends BaseOption {
   type: 'boolean';
   default?: boolean;
+  /**
+   * Also accept `--no-FLAG` (false). Without a default, the value is then
+   * undefined when neither is given, so a flag can turn a config's true off.
+   */
+  negatable?: boolean;
 }
 export type OptionSpec = StringOption | StringListOption | NumberOption | BooleanOption;
 export type OptionSpecs = Record<string, OptionSpec>;
@@ -57,7 +68,7 @@ type ValueOf<S> = S extends BooleanOption ? boolean
   : S extends NumberOption ? number
   : S extends StringListOption ? string[]
   : string;
-type IsSet<S> = S extends BooleanOption ? true
+type IsSet<S> = S extends BooleanOption ? (S extends { negatable: true } ? (S extends { default: boolean } ? true : false) : true)
   : S extends StringListOption ? true
   : S extends { required: true } ? true
   : S extends { default: string | number } ? true
@@ -156,6 +167,8 @@ export function packageVersion(): string {
 export function definePipeline<O extends OptionSpecs, R extends object>(spec: PipelineSpec<O, R>): Pipeline<O, R> {
   const all: OptionSpecs = { ...spec.options, ...COMMON };
   const keyByFlag = new Map(Object.keys(all).map((k) => [flagName(k), k]));
+  const negatable = Object.keys(all).filter((k) => { const o = all[k]; return o.type === 'boolean' && o.negatable === true; });
+  for (const k of negatable) keyByFlag.set(`no-${flagName(k)}`, k);
 
   const help = (): string => {
     const pos = spec.positional ? ` [${(all[spec.positional] as StringListOption).placeholder ?? 'ARG'}...]` : '';
@@ -164,12 +177,13 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
     lines.push('', 'options:');
     for (const [k, o] of Object.entries(all)) {
       const ph = o.type === 'boolean' ? '' : ` ${o.placeholder ?? (o.type === 'string' ? 'VALUE' : 'N')}`;
-      const left = `${o.short ? `-${o.short}, ` : '    '}--${flagName(k)}${ph}`;
+      const left = `${o.short ? `-${o.short}, ` : '    '}--${o.type === 'boolean' && o.negatable ? '[no-]' : ''}${flagName(k)}${ph}`;
       const notes: string[] = [];
       if ('required' in o && o.required) notes.push('required');
       if ('multiple' in o && o.multiple) notes.push('repeatable');
       if ('choices' in o && o.choices) notes.push(`one of: ${o.choices.join(', ')}`);
       if (o.default !== undefined && !(Array.isArray(o.default) && o.default.length === 0)) notes.push(`default: ${Array.isArray(o.default) ? o.default.join(', ') : String(o.default)}`);
+      else if (o.helpDefault !== undefined) notes.push(`default: ${o.helpDefault}`);
       if ('min' in o && o.min !== undefined) notes.push(`min ${o.min}`);
       if ('max' in o && o.max !== undefined) notes.push(`max ${o.max}`);
       lines.push(`  ${left.padEnd(30)} ${o.description}${notes.length ? ` (${notes.join('; ')})` : ''}`);
@@ -191,6 +205,7 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
         ...(o.short ? { short: o.short } : {}),
       };
     }
+    for (const k of negatable) config[`no-${flagName(k)}`] = { type: 'boolean' };
     let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({ args: bindNegativeNumbers(argv, (f) => { const k = keyByFlag.get(f); return k !== undefined && all[k].type !== 'boolean'; }), options: config, strict: true, allowPositionals: spec.positional !== undefined } as Parameters<typeof parseArgs>[0]);
@@ -208,7 +223,9 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
       const flag = `--${flagName(k)}`;
       const v = raw[flagName(k)];
       if (o.type === 'boolean') {
-        out[k] = (v as boolean | undefined) ?? o.default ?? false;
+        const off = o.negatable === true && raw[`no-${flagName(k)}`] === true;
+        if (off && v === true) throw new UserError(`${flag} and --no-${flagName(k)} exclude each other; give one`);
+        out[k] = off ? false : (v as boolean | undefined) ?? o.default ?? (o.negatable ? undefined : false);
         continue;
       }
       if (o.type === 'string' && o.multiple) {

@@ -21,25 +21,19 @@
  * renames it into place only when complete (the sidecar last), so Ctrl-C or
  * a crash never leaves a partial file under the final name. An id that does
  * not fit the dtype is an error, never silently truncated.
+ *
+ * The dtype rule lives in token-dtype.ts; token-reader.ts reads these files.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
-import { endianness } from 'node:os';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { UserError } from '../pipeline/errors.ts';
 import { commitTemp, discardTemp, ensureDir, fsyncOrFail, prepareTempFile, settleWriteError, tempPathFor, writeAllSync } from '../util/atomic.ts';
+import { LITTLE_ENDIAN_HOST, UINT16_VOCAB_LIMIT, dtypeForVocab, isTokenDtype, itemBytes } from './token-dtype.ts';
+import type { TokenDtype } from './token-dtype.ts';
 
-export type TokenDtype = 'uint16' | 'uint32';
-
-/** The narrowest dtype that holds every id of a vocabulary of this size. */
-export function dtypeForVocab(vocabSize: number): TokenDtype {
-  return vocabSize <= 0x10000 ? 'uint16' : 'uint32';
-}
-
-/** Bytes per id. */
-export function itemBytes(dtype: TokenDtype): 2 | 4 {
-  return dtype === 'uint16' ? 2 : 4;
-}
+/** The writer's `dtype` type, kept importable from here for the writer's users. */
+export type { TokenDtype };
 
 /** Contents of a token file's sidecar JSON. */
 export interface TokenFileMeta {
@@ -65,8 +59,6 @@ export interface TokenizerInfo {
 export function sidecarPath(path: string): string {
   return `${path}.json`;
 }
-
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** Index of the first id in a typed array that is ≥ `limit`, or -1 (one monomorphic pass). */
 function firstAtLeast16(ids: Uint16Array, limit: number): number {
@@ -96,7 +88,7 @@ function firstInvalid(ids: ArrayLike<number>, limit: number): number {
  * generic check cost ~1 ms per MB of text there.
  */
 function toBytes(ids: ArrayLike<number>, dtype: TokenDtype, vocabSize: number, check: boolean): Uint8Array {
-  const bad = !check ? -1 : ids instanceof Uint16Array ? (vocabSize >= 0x10000 ? -1 : firstAtLeast16(ids, vocabSize))
+  const bad = !check ? -1 : ids instanceof Uint16Array ? (vocabSize >= UINT16_VOCAB_LIMIT ? -1 : firstAtLeast16(ids, vocabSize))
     : ids instanceof Uint32Array ? firstAtLeast32(ids, vocabSize)
       : firstInvalid(ids, vocabSize);
   if (bad >= 0) {
@@ -110,7 +102,7 @@ function toBytes(ids: ArrayLike<number>, dtype: TokenDtype, vocabSize: number, c
   }
   if (typed !== ids) typed.set(ids);
   const bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
-  if (LITTLE_ENDIAN) return bytes;
+  if (LITTLE_ENDIAN_HOST) return bytes;
   const swapped = new Uint8Array(bytes.length);
   const view = new DataView(swapped.buffer);
   for (let i = 0; i < typed.length; i++) {
@@ -280,71 +272,8 @@ export function readTokenFileMeta(path: string): TokenFileMeta {
   } catch (e) {
     throw new UserError(`${side} is not valid JSON (${(e as Error).message}); re-create the token file with pipelines/encode.ts`);
   }
-  if (meta.format !== 'lmpipe-tokens' || meta.version !== 1 || (meta.dtype !== 'uint16' && meta.dtype !== 'uint32')) {
+  if (meta.format !== 'lmpipe-tokens' || meta.version !== 1 || !isTokenDtype(meta.dtype)) {
     throw new UserError(`${side} is not an lmpipe token-file sidecar (format "lmpipe-tokens", version 1, dtype uint16|uint32)`);
   }
   return meta;
-}
-
-/**
- * Random access to a token file without loading it (positional reads, like
- * a memmap): `read(start, count)` returns ids [start, start + count).
- */
-export class TokenFileReader {
-  readonly path: string;
-  readonly meta: TokenFileMeta;
-  /** Number of ids in the file. */
-  readonly length: number;
-  private fd: number | null;
-
-  constructor(path: string) {
-    this.path = path;
-    this.meta = readTokenFileMeta(path);
-    try {
-      this.fd = openSync(path, 'r');
-    } catch (e) {
-      throw new UserError(`cannot open token file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    const size = fstatSync(this.fd).size;
-    if (size !== this.meta.tokens * this.meta.itemBytes) {
-      closeSync(this.fd);
-      this.fd = null;
-      throw new UserError(`${path} holds ${size} bytes but its sidecar says ${this.meta.tokens} ${this.meta.dtype} ids (${this.meta.tokens * this.meta.itemBytes} bytes); the file is truncated or does not belong to this sidecar`);
-    }
-    this.length = this.meta.tokens;
-  }
-
-  /** Ids [start, start + count) (count clipped at the end of the file). */
-  read(start: number, count: number): Uint16Array | Uint32Array {
-    if (this.fd === null) throw new Error('TokenFileReader: read after close');
-    if (!(Number.isInteger(start) && start >= 0 && start <= this.length)) {
-      throw new RangeError(`token index ${start} is outside ${this.path} (${this.length} ids)`);
-    }
-    const n = Math.max(0, Math.min(count, this.length - start));
-    const item = this.meta.itemBytes;
-    const bytes = new Uint8Array(n * item);
-    let off = 0;
-    while (off < bytes.length) {
-      const got = readSync(this.fd, bytes, off, bytes.length - off, start * item + off);
-      if (got === 0) throw new UserError(`${this.path} ended early at byte ${start * item + off}`);
-      off += got;
-    }
-    if (!LITTLE_ENDIAN) {
-      const view = new DataView(bytes.buffer);
-      const out = item === 2 ? new Uint16Array(n) : new Uint32Array(n);
-      for (let i = 0; i < n; i++) out[i] = item === 2 ? view.getUint16(2 * i, true) : view.getUint32(4 * i, true);
-      return out;
-    }
-    return item === 2 ? new Uint16Array(bytes.buffer, 0, n) : new Uint32Array(bytes.buffer, 0, n);
-  }
-
-  /** All ids (loads the whole file). */
-  readAll(): Uint16Array | Uint32Array {
-    return this.read(0, this.length);
-  }
-
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
 }

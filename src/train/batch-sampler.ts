@@ -10,7 +10,7 @@
  *   (window i starts at i·(T+1)), a shorter tail dropped, for validation.
  */
 import type { Rng } from '../util/rng.ts';
-import type { TokenSource } from './token-source.ts';
+import type { TokenSource } from '../tokenizer/token-reader.ts';
 import { UserError } from '../pipeline/errors.ts';
 
 /** A batch as row-major (B, T) int32 arrays. */

@@ -22,8 +22,9 @@ import type { TransformerLM } from '../model/model.ts';
 import type { RngState } from '../util/rng.ts';
 import type { AdamW, AdamWState, StateArray } from './adamw.ts';
 import { replaceDirAtomic, replaceRunDir } from './run-dir.ts';
-import { tokenDataOf, tokenFileMeta } from './token-source.ts';
-import type { TokenDataIdentity } from './token-source.ts';
+import { tokenDataOf } from './token-data.ts';
+import type { TokenDataIdentity } from './token-data.ts';
+import { tokenFileMeta } from '../tokenizer/token-reader.ts';
 import { writeFileDurable } from '../util/atomic.ts';
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';

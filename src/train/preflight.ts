@@ -3,7 +3,7 @@
  * refusing with one UserError line that names the problem and the fix:
  * whether the model and batch fit in memory (one estimate,
  * src/accounting/memory.ts, against what the machine can hold), whether the
- * token files' ids mean what the model expects (src/train/token-source.ts),
+ * token files' ids mean what the model expects (src/train/token-data.ts),
  * and whether paths that must be directories are.
  */
 import { statSync } from 'node:fs';
@@ -17,8 +17,8 @@ import { formatQuantity } from '../pipeline/progress.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { machineMemory } from '../util/memory.ts';
 import type { MachineMemory } from '../util/memory.ts';
-import { checkSameTokenizer, checkTokenFile } from './token-source.ts';
-import type { TokenExpectation } from './token-source.ts';
+import { checkSameTokenizer, checkTokenFile } from './token-data.ts';
+import type { TokenExpectation } from './token-data.ts';
 import type { TrainConfig } from './train-config.ts';
 
 /** The model's shape in one phrase: "d_model 512, 4 layers, 16 heads, d_ff 1344, vocab 10000, context 256". */

@@ -22,7 +22,7 @@ import { STATE_FILE } from './checkpoint.ts';
 import { METRICS_FILE } from './metrics.ts';
 import type { TrainConfig } from './train-config.ts';
 
-/** Entries a run writes before its first checkpoint (train-config.json is run.ts's TRAIN_CONFIG_FILE). */
+/** Entries a run writes before its first checkpoint (train-config.json is train-config.ts's TRAIN_CONFIG_FILE). */
 export const PRE_CHECKPOINT_ENTRIES: readonly string[] = ['train-config.json', METRICS_FILE, 'best'];
 
 /** What a run directory holds. */

@@ -24,15 +24,14 @@ import type { TrainState } from './checkpoint.ts';
 import { cosineLr } from './lr-schedule.ts';
 import { METRICS_FILE, appendMetrics, parseMetrics, truncateMetrics } from './metrics.ts';
 import type { MetricsRecord } from './metrics.ts';
-import { FileTokenSource, checkTokenFile, tokenDataOfFile } from './token-source.ts';
-import type { TokenSource } from './token-source.ts';
+import { checkTokenFile, tokenDataOfFile } from './token-data.ts';
+import { TokenFileReader } from '../tokenizer/token-reader.ts';
+import type { TokenSource } from '../tokenizer/token-reader.ts';
 import { NonFiniteError, evaluate, firstOutOfVocab, trainStep } from './train-step.ts';
 import { BudgetFitter } from './budget-fit.ts';
-import { trainConfigToJson } from './train-config.ts';
+import { TRAIN_CONFIG_FILE, trainConfigToJson } from './train-config.ts';
 import { prepareRunDir } from './run-start.ts';
 import type { TrainConfig } from './train-config.ts';
-
-export const TRAIN_CONFIG_FILE = 'train-config.json';
 
 /** Progress and control hooks (all optional). */
 export interface RunHooks {
@@ -77,7 +76,7 @@ export function checkpointStep(out: string): number | null {
 
 function openData(path: string, what: string, vocabSize: number): TokenSource {
   checkTokenFile(path, what, vocabSize);
-  return new FileTokenSource(path);
+  return new TokenFileReader(path);
 }
 
 function checkVocab(batch: Batch, vocabSize: number, path: string): void {

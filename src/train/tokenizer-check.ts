@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { UserError } from '../pipeline/errors.ts';
 import { isLegacyTokenizerHash } from '../tokenizer/tokenizer-identity.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { tokenFileMeta } from './token-source.ts';
+import { tokenFileMeta } from '../tokenizer/token-reader.ts';
 import type { TrainConfig } from './train-config.ts';
 
 /** A token file and the tokenizer its sidecar names. */

@@ -1,16 +1,19 @@
 /**
  * The training configuration: a JSON file (`--config runs/x.json`) whose
- * snake_case keys are listed in TRAIN_CONFIG_KEYS, plus flag overrides.
- * Validation gives one-line UserErrors naming the source, the key and the fix
- * (unknown keys name the nearest valid key). The resolved config is stored in
- * the run directory (`train-config.json`) so `--resume` continues with it.
+ * snake_case keys TRAIN_CONFIG_SCHEMA declares (type, range, default,
+ * meaning), plus flag overrides derived from that schema
+ * (src/train/train-flags.ts). Validation gives one-line UserErrors naming
+ * the source, the key and the fix (unknown keys name the nearest valid
+ * key). The resolved config is stored in the run directory
+ * (`train-config.json`) so `--resume` continues with it.
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../pipeline/errors.ts';
 import { nearest } from '../util/nearest.ts';
-import { CS336_TINYSTORIES_CONFIG, resolveModelConfig } from '../model/config.ts';
+import { ARCHITECTURE_DEFAULTS, CS336_TINYSTORIES_CONFIG, DEFAULT_DFF_RULE, MODEL_CONFIG_KEYS, resolveModelConfig } from '../model/config.ts';
 import type { ModelConfig } from '../model/config.ts';
+import type { ConfigKeySpec } from '../pipeline/config-flags.ts';
 
 /** A resolved, validated training configuration. */
 export interface TrainConfig {
@@ -45,37 +48,63 @@ export interface TrainConfig {
   out: string;
 }
 
-export const TRAIN_CONFIG_KEYS = [
-  'model', 'train_data', 'val_data', 'tokenizer', 'batch_size', 'max_steps', 'max_tokens', 'lr', 'min_lr',
-  'warmup_steps', 'weight_decay', 'betas', 'grad_clip', 'eval_interval', 'eval_batches', 'checkpoint_interval',
-  'seed', 'backend', 'max_minutes', 'fit_to_budget', 'out',
-] as const;
+/** The resolved config in a run directory, which --resume continues with. */
+export const TRAIN_CONFIG_FILE = 'train-config.json';
 
-export type TrainConfigKey = (typeof TRAIN_CONFIG_KEYS)[number];
+/** Default warm-up with fit_to_budget (the run length is not known in advance). */
+export const FIT_WARMUP_STEPS = 20;
+
+/**
+ * Every training-config key: type, range, default (or the rule that gives
+ * it: min_lr and warmup_steps are computed in resolveTrainConfig) and a
+ * one-line meaning. Validation below reads the ranges; train's flags and
+ * their --help defaults are derived from it (src/train/train-flags.ts).
+ */
+export const TRAIN_CONFIG_SCHEMA = {
+  model: { type: 'object', placeholder: 'JSON|FILE', defaultText: 'the CS336 TinyStories model', description: 'model config keys, one flag each below; as a flag, inline JSON or a config.json, merged over the config\'s "model"' },
+  train_data: { type: 'string', placeholder: 'FILE', description: 'training token file (uint16, or uint32 per its .json sidecar); required' },
+  val_data: { type: 'string', placeholder: 'FILE', description: 'validation token file' },
+  tokenizer: { type: 'string', placeholder: 'DIR', description: 'tokenizer directory, recorded for generate' },
+  batch_size: { type: 'int', min: 1, default: 32, placeholder: 'B', description: 'sequences per step' },
+  max_steps: { type: 'int', min: 1, description: 'optimizer steps (this or max_tokens is required)' },
+  max_tokens: { type: 'int', min: 1, description: 'training tokens (steps = ⌈tokens / (batch·context)⌉)' },
+  lr: { type: 'number', min: 0, default: 1e-3, description: 'peak learning rate' },
+  min_lr: { type: 'number', min: 0, defaultText: 'lr/10', description: 'final learning rate of the cosine schedule' },
+  warmup_steps: { type: 'int', min: 0, defaultText: `1% of max_steps; ${FIT_WARMUP_STEPS} with fit_to_budget`, description: 'linear warmup steps' },
+  weight_decay: { type: 'number', min: 0, default: 0.1, description: 'decoupled weight decay' },
+  betas: { type: 'numbers', count: 2, default: [0.9, 0.95], placeholder: 'B1,B2', description: 'AdamW betas, each in [0, 1)' },
+  grad_clip: { type: 'number', min: 0, default: 1.0, description: 'max global gradient L2 norm, 0 = off' },
+  eval_interval: { type: 'int', min: 1, default: 100, description: 'steps between validation runs' },
+  eval_batches: { type: 'int', min: 1, default: 20, description: 'validation batches per evaluation' },
+  checkpoint_interval: { type: 'int', min: 1, default: 500, description: 'steps between checkpoints' },
+  seed: { type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER - 2, default: 0, description: 'seed of initialization, batches and dropout' },
+  backend: { type: 'string', default: 'auto', placeholder: 'NAME', description: 'TensorFlow.js backend' },
+  max_minutes: { type: 'number', gt: 0, description: 'wall-clock budget of this invocation; stops cleanly with a checkpoint' },
+  fit_to_budget: { type: 'boolean', default: false, description: 'leaderboard mode: time the warm-up, then fit max_steps (a cap) to max_minutes so the cosine schedule ends with the budget' },
+  out: { type: 'string', placeholder: 'DIR', description: 'run directory (new or empty); required' },
+} as const satisfies Record<string, ConfigKeySpec>;
+
+export type TrainConfigKey = keyof typeof TRAIN_CONFIG_SCHEMA;
+
+export const TRAIN_CONFIG_KEYS = Object.keys(TRAIN_CONFIG_SCHEMA) as readonly TrainConfigKey[];
 
 /** Raw (unvalidated) values by key, as read from JSON or flags. */
 export type RawTrainConfig = Partial<Record<TrainConfigKey, unknown>>;
 
-/**
- * Defaults of the optional keys. min_lr defaults to lr/10 and warmup_steps
- * to 1% of max_steps (computed in resolveTrainConfig; with fit_to_budget,
- * where max_steps is only a cap, to FIT_WARMUP_STEPS).
- */
+/** The defaults of the optional keys with a fixed default (from TRAIN_CONFIG_SCHEMA). */
 export const TRAIN_DEFAULTS = {
-  batch_size: 32,
-  lr: 1e-3,
-  weight_decay: 0.1,
-  betas: [0.9, 0.95] as [number, number],
-  grad_clip: 1.0,
-  eval_interval: 100,
-  eval_batches: 20,
-  checkpoint_interval: 500,
-  seed: 0,
-  backend: 'auto',
+  batch_size: TRAIN_CONFIG_SCHEMA.batch_size.default,
+  lr: TRAIN_CONFIG_SCHEMA.lr.default,
+  weight_decay: TRAIN_CONFIG_SCHEMA.weight_decay.default,
+  betas: TRAIN_CONFIG_SCHEMA.betas.default,
+  grad_clip: TRAIN_CONFIG_SCHEMA.grad_clip.default,
+  eval_interval: TRAIN_CONFIG_SCHEMA.eval_interval.default,
+  eval_batches: TRAIN_CONFIG_SCHEMA.eval_batches.default,
+  checkpoint_interval: TRAIN_CONFIG_SCHEMA.checkpoint_interval.default,
+  seed: TRAIN_CONFIG_SCHEMA.seed.default,
+  backend: TRAIN_CONFIG_SCHEMA.backend.default,
+  fit_to_budget: TRAIN_CONFIG_SCHEMA.fit_to_budget.default,
 } as const;
-
-/** Default warm-up with fit_to_budget (the run length is not known in advance). */
-export const FIT_WARMUP_STEPS = 20;
 
 /** The model's size keys that the training config may omit (CS336 TinyStories values). */
 const MODEL_SIZE_DEFAULTS = {
@@ -85,6 +114,18 @@ const MODEL_SIZE_DEFAULTS = {
   num_layers: CS336_TINYSTORIES_CONFIG.num_layers,
   num_heads: CS336_TINYSTORIES_CONFIG.num_heads,
 };
+
+/**
+ * Each model key's default in a training config, in words for --help: the
+ * sizes of the CS336 TinyStories model, its d_ff with its d_model, and the
+ * model schema's architecture defaults.
+ */
+export const TRAIN_MODEL_DEFAULT_TEXT: Readonly<Record<keyof ModelConfig, string>> = Object.fromEntries(MODEL_CONFIG_KEYS.map((k) => {
+  if (k === 'd_ff') return [k, `${CS336_TINYSTORIES_CONFIG.d_ff} with the default d_model and ffn; otherwise ${DEFAULT_DFF_RULE}`];
+  const sizes: Partial<Record<keyof ModelConfig, number>> = MODEL_SIZE_DEFAULTS;
+  const architecture: Partial<Record<keyof ModelConfig, unknown>> = ARCHITECTURE_DEFAULTS;
+  return [k, String(sizes[k] ?? architecture[k])];
+})) as Record<keyof ModelConfig, string>;
 
 /**
  * The model size keys a raw config leaves to the defaults (the CS336
@@ -151,11 +192,13 @@ function fail(source: string, key: string, msg: string): never {
   throw new UserError(`${source}: "${key}" ${msg}`);
 }
 
-function num(source: string, raw: RawTrainConfig, key: TrainConfigKey, opts: { int?: boolean; min?: number; gt?: number; max?: number }): number | undefined {
+/** A number key, checked against its schema entry (int, min, gt, max). */
+function num(source: string, raw: RawTrainConfig, key: TrainConfigKey): number | undefined {
   const v = raw[key];
   if (v === undefined || v === null) return undefined;
+  const opts: ConfigKeySpec = TRAIN_CONFIG_SCHEMA[key];
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(source, key, `must be a number, got ${JSON.stringify(v)}`);
-  if (opts.int && !Number.isInteger(v)) fail(source, key, `must be an integer, got ${v}`);
+  if (opts.type === 'int' && !Number.isInteger(v)) fail(source, key, `must be an integer, got ${v}`);
   if (opts.min !== undefined && v < opts.min) fail(source, key, `must be at least ${opts.min}, got ${v}`);
   if (opts.gt !== undefined && !(v > opts.gt)) fail(source, key, `must be greater than ${opts.gt}, got ${v}`);
   if (opts.max !== undefined && v > opts.max) fail(source, key, `must be at most ${opts.max}, got ${v}`);
@@ -194,9 +237,9 @@ export function resolveTrainConfig(raw: RawTrainConfig, source = 'training confi
   const out = str(source, raw, 'out');
   if (!out) throw new UserError(`${source}: "out" is required (the run directory)`);
 
-  const batch_size = num(source, raw, 'batch_size', { int: true, min: 1 }) ?? TRAIN_DEFAULTS.batch_size;
-  const maxStepsGiven = num(source, raw, 'max_steps', { int: true, min: 1 });
-  const maxTokensGiven = num(source, raw, 'max_tokens', { int: true, min: 1 });
+  const batch_size = num(source, raw, 'batch_size') ?? TRAIN_DEFAULTS.batch_size;
+  const maxStepsGiven = num(source, raw, 'max_steps');
+  const maxTokensGiven = num(source, raw, 'max_tokens');
   if (maxStepsGiven !== undefined && maxTokensGiven !== undefined) {
     throw new UserError(`${source}: give either "max_steps" or "max_tokens", not both`);
   }
@@ -206,14 +249,14 @@ export function resolveTrainConfig(raw: RawTrainConfig, source = 'training confi
   const tokensPerStep = batch_size * model.context_length;
   const max_steps = maxStepsGiven ?? Math.ceil(maxTokensGiven! / tokensPerStep);
 
-  const lr = num(source, raw, 'lr', { min: 0 }) ?? TRAIN_DEFAULTS.lr;
-  const min_lr = num(source, raw, 'min_lr', { min: 0 }) ?? lr / 10;
+  const lr = num(source, raw, 'lr') ?? TRAIN_DEFAULTS.lr;
+  const min_lr = num(source, raw, 'min_lr') ?? lr / 10;
   if (min_lr > lr) fail(source, 'min_lr', `(${min_lr}) must not exceed "lr" (${lr})`);
-  const fit_to_budget = bool(source, raw, 'fit_to_budget') ?? false;
-  const warmup_steps = num(source, raw, 'warmup_steps', { int: true, min: 0 }) ?? (fit_to_budget ? Math.min(FIT_WARMUP_STEPS, max_steps) : Math.round(max_steps / 100));
+  const fit_to_budget = bool(source, raw, 'fit_to_budget') ?? TRAIN_DEFAULTS.fit_to_budget;
+  const warmup_steps = num(source, raw, 'warmup_steps') ?? (fit_to_budget ? Math.min(FIT_WARMUP_STEPS, max_steps) : Math.round(max_steps / 100));
   if (warmup_steps > max_steps) fail(source, 'warmup_steps', `(${warmup_steps}) must not exceed the run length of ${max_steps} steps`);
-  const weight_decay = num(source, raw, 'weight_decay', { min: 0 }) ?? TRAIN_DEFAULTS.weight_decay;
-  let betas: [number, number] = [...TRAIN_DEFAULTS.betas];
+  const weight_decay = num(source, raw, 'weight_decay') ?? TRAIN_DEFAULTS.weight_decay;
+  let betas: [number, number] = [TRAIN_DEFAULTS.betas[0], TRAIN_DEFAULTS.betas[1]];
   if (raw.betas !== undefined) {
     const b = raw.betas;
     if (!Array.isArray(b) || b.length !== 2 || !b.every((x) => typeof x === 'number' && x >= 0 && x < 1)) {
@@ -221,13 +264,13 @@ export function resolveTrainConfig(raw: RawTrainConfig, source = 'training confi
     }
     betas = [b[0] as number, b[1] as number];
   }
-  const grad_clip = num(source, raw, 'grad_clip', { min: 0 }) ?? TRAIN_DEFAULTS.grad_clip;
-  const eval_interval = num(source, raw, 'eval_interval', { int: true, min: 1 }) ?? TRAIN_DEFAULTS.eval_interval;
-  const eval_batches = num(source, raw, 'eval_batches', { int: true, min: 1 }) ?? TRAIN_DEFAULTS.eval_batches;
-  const checkpoint_interval = num(source, raw, 'checkpoint_interval', { int: true, min: 1 }) ?? TRAIN_DEFAULTS.checkpoint_interval;
-  const seed = num(source, raw, 'seed', { int: true, min: 0, max: Number.MAX_SAFE_INTEGER - 2 }) ?? TRAIN_DEFAULTS.seed;
+  const grad_clip = num(source, raw, 'grad_clip') ?? TRAIN_DEFAULTS.grad_clip;
+  const eval_interval = num(source, raw, 'eval_interval') ?? TRAIN_DEFAULTS.eval_interval;
+  const eval_batches = num(source, raw, 'eval_batches') ?? TRAIN_DEFAULTS.eval_batches;
+  const checkpoint_interval = num(source, raw, 'checkpoint_interval') ?? TRAIN_DEFAULTS.checkpoint_interval;
+  const seed = num(source, raw, 'seed') ?? TRAIN_DEFAULTS.seed;
   const backend = str(source, raw, 'backend') ?? TRAIN_DEFAULTS.backend;
-  const max_minutes = num(source, raw, 'max_minutes', { gt: 0 }) ?? null;
+  const max_minutes = num(source, raw, 'max_minutes') ?? null;
   if (fit_to_budget && max_minutes === null) fail(source, 'fit_to_budget', 'needs "max_minutes" (the wall-clock budget to fit the run to)');
   if (fit_to_budget && warmup_steps < 2) {
     fail(source, 'fit_to_budget', `needs "warmup_steps" of at least 2, got ${warmup_steps}: the run length is fitted during warm-up, where the learning rate does not depend on it`);

@@ -12,7 +12,7 @@ import type { TransformerLM } from '../model/model.ts';
 import type { Rng } from '../util/rng.ts';
 import type { AdamW } from './adamw.ts';
 import type { Batch } from './batch-sampler.ts';
-import type { TokenSource } from './token-source.ts';
+import type { TokenSource } from '../tokenizer/token-reader.ts';
 import { sequentialBatches } from './batch-sampler.ts';
 import { clipGradNorm } from './grad-clip.ts';
 import { crossEntropy } from './loss.ts';

@@ -1,0 +1,66 @@
+/**
+ * Option specs shared by the pipelines, declared once so that a flag means
+ * the same (name, short letter, placeholder, range) wherever it appears. A
+ * pipeline uses one as it is or spreads it with its own wording:
+ *
+ *   options: { input: inputOption, out: { ...outOption, placeholder: 'FILE', description: '...' } }
+ *
+ * This module stays light (no TensorFlow.js): the backend names come from
+ * the caller, which has loaded src/backends/registry.ts anyway.
+ */
+import { availableParallelism } from 'node:os';
+import type { NumberOption, StringListOption, StringOption } from './define.ts';
+
+/** `--input GLOB` (-i): text files as fast-glob patterns, repeatable, `-` for stdin (src/stream/read.ts). */
+export const inputOption = {
+  type: 'string', multiple: true, required: true, short: 'i', placeholder: 'GLOB',
+  description: 'input text files (glob; repeatable; - for stdin)',
+} as const satisfies StringListOption;
+
+/** `--out PATH` (-o): where the pipeline writes; spread with the placeholder (FILE, DIR) and wording it needs. */
+export const outOption = {
+  type: 'string', required: true, short: 'o', placeholder: 'PATH', description: 'output path',
+} as const satisfies StringOption;
+
+/** `--tokenizer DIR` (-t): a tokenizer directory as train-bpe writes it. */
+export const tokenizerOption = {
+  type: 'string', required: true, short: 't', placeholder: 'DIR',
+  description: 'tokenizer directory (vocab.json + merges.txt [+ lmpipe.json])',
+} as const satisfies StringOption;
+
+/** `--config FILE` (-c): a JSON config file. */
+export const configOption = {
+  type: 'string', short: 'c', placeholder: 'FILE', description: 'config JSON file',
+} as const satisfies StringOption;
+
+/** `--checkpoint DIR`: a checkpoint directory (a run directory or its best/). */
+export const checkpointOption = {
+  type: 'string', required: true, placeholder: 'DIR',
+  description: 'checkpoint directory (config.json + model.safetensors; a run directory or its best/)',
+} as const satisfies StringOption;
+
+/** The default number of worker threads: one per core, 1 to 8. */
+export const DEFAULT_WORKERS = Math.max(1, Math.min(8, availableParallelism()));
+
+/** `--workers N`: worker threads, 0 for the main thread alone. */
+export const workersOption = {
+  type: 'int', default: DEFAULT_WORKERS, min: 0, max: 64, placeholder: 'N',
+  description: 'worker threads (0: work on the main thread)',
+} as const satisfies NumberOption;
+
+/** `--backend NAME` (default auto) for the given backend names (BACKEND_NAMES of src/backends/registry.ts). */
+export function backendOption<N extends string>(names: readonly N[]) {
+  return {
+    type: 'string', choices: names, default: 'auto', placeholder: 'NAME', description: 'TensorFlow.js backend',
+  } as const satisfies StringOption;
+}
+
+/**
+ * `--backend NAME` without a parser default, where an unset flag defers to
+ * a config (`inherited` says whose, for --help).
+ */
+export function backendOverrideOption<N extends string>(names: readonly N[], inherited: string) {
+  return {
+    type: 'string', choices: names, placeholder: 'NAME', description: 'TensorFlow.js backend', helpDefault: inherited,
+  } as const satisfies StringOption;
+}
