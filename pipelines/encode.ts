@@ -11,7 +11,7 @@ import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { formatDuration, formatQuantity } from '../src/pipeline/progress.ts';
 import { resolveInputs, totalSize } from '../src/stream/read.ts';
 import { ParallelEncoder, unitBytesFor } from '../src/tokenizer/bpe-encode-parallel.ts';
-import { DEFAULT_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
+import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import { TokenFileWriter, notATokenFile, notATokenSidecar, sidecarPath } from '../src/tokenizer/token-file.ts';
 import { tokenizerInputs } from '../src/tokenizer/tokenizer-files.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
@@ -43,7 +43,7 @@ export const encode = definePipeline({
     force: { type: 'boolean', description: 'replace an existing --out that is not a token file (an input is never overwritten)' },
     specialToken: { type: 'string', multiple: true, placeholder: 'T', description: 'extra special token, kept whole (repeatable; those in lmpipe.json are always used)' },
     workers: { type: 'int', default: Math.max(1, Math.min(8, cpus().length)), min: 0, max: 64, placeholder: 'N', description: 'worker threads (0: encode on the main thread)' },
-    maxPretokenMb: { type: 'number', default: DEFAULT_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest run without a place to cut held whole (a pretoken the merges may join anywhere, e.g. one repeated letter); a longer one stops with its file and offset. Encoding memory grows by about 40 bytes per byte of such a run' },
+    maxPretokenMb: { type: 'number', default: DEFAULT_ENCODE_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest run without a place to cut held whole (a pretoken whose bytes the merges can join everywhere, e.g. one repeated letter); a longer one stops, naming its file and offset. Memory: about 10, at most 35, bytes per byte of such a run' },
   },
   examples: [
     'npx tsx pipelines/encode.ts --tokenizer out/tok --input ../shared/corpora/tinystories.txt --out out/data/train.bin',

@@ -13,7 +13,7 @@ import { UserError } from '../src/pipeline/errors.ts';
 import type { ProgressTask } from '../src/pipeline/progress.ts';
 import { readInputs, resolveInputs, totalSize } from '../src/stream/read.ts';
 import { trainBpe, type BpeInput } from '../src/tokenizer/bpe-train.ts';
-import { DEFAULT_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
+import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import { notTrainBpeOutput, writeTokenizerDir } from '../src/tokenizer/tokenizer-files.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
 
@@ -35,7 +35,7 @@ export const trainBpePipeline = definePipeline({
     force: { type: 'boolean', description: 'write into an existing --out that holds other files (they are kept; an input is never overwritten)' },
     workers: { type: 'string', default: 'auto', placeholder: 'N', description: `counting threads, or auto (by input size, at most ${availableParallelism()} here)` },
     chunkMb: { type: 'number', default: 8, min: 0.001, placeholder: 'MB', description: 'chunk size for streaming and counting' },
-    maxPretokenMb: { type: 'number', default: DEFAULT_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest pretoken (a run without whitespace, e.g. one repeated letter) trained on exactly; a longer one stops the run with its file and offset. Training memory grows by about 20 bytes per byte of such a run' },
+    maxPretokenMb: { type: 'number', default: DEFAULT_TRAIN_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest pretoken (a run with no whitespace, digit or punctuation break, e.g. one repeated character) trained on exactly; a longer one stops the run, naming its file and offset. A run of one repeated character yields tokens as long as itself: memory up to ~250 bytes per byte of it. Chunks are no larger than this' },
   },
   examples: [
     "npx tsx pipelines/train-bpe.ts --input ../shared/corpora/tinystories.txt --vocab-size 10000 --out out/tok",

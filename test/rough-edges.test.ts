@@ -3,8 +3,11 @@
  * reporter's rate after a resume and its bars in a busy loop, the budget
  * fitter's hysteresis, one tokenizer identity from train-bpe to train,
  * encode's start-up phase and Pile estimate, and split-corpus's warnings on
- * small inputs. CLI behaviour runs the real pipelines; no timing assertions
- * (the reporter runs on a fake clock).
+ * small inputs. CLI behaviour runs the real pipelines, once per pipeline in a
+ * real process (exit status, stderr, the summary line on stdout); the other
+ * runs go in-process through the same argument parsing
+ * (test/helpers/in-process.ts). No timing assertions (the reporter runs on a
+ * fake clock).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,11 +23,20 @@ import { legacyTokenizerHash } from '../src/tokenizer/tokenizer-identity.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { BudgetFitter, significantRefit } from '../src/train/budget-fit.ts';
 import { resolveTrainConfig } from '../src/train/train-config.ts';
+import { encode as encodePipeline } from '../pipelines/encode.ts';
+import { inspectTokenizer as inspectPipeline } from '../pipelines/inspect-tokenizer.ts';
+import { splitCorpus as splitCorpusPipeline } from '../pipelines/split-corpus.ts';
+import { train as trainPipeline } from '../pipelines/train.ts';
+import { trainBpePipeline } from '../pipelines/train-bpe.ts';
 import { runPipeline, summaryOf } from './helpers/cli.ts';
+import type { CliResult } from './helpers/cli.ts';
+import { runInProcess } from './helpers/in-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmpipe-rough-edges-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 const EOT = '<|endoftext|>';
+const trainBpeIn = (args: string[]): Promise<CliResult> => runInProcess(trainBpePipeline, args);
+const encodeIn = (args: string[]): Promise<CliResult> => runInProcess(encodePipeline, args);
 
 /** A small deterministic corpus of `n` documents. */
 function corpus(n: number): string {
@@ -125,15 +137,15 @@ test('tokenizer identity: train-bpe, lmpipe.json, encode, its sidecar, inspect-t
   assert.equal((JSON.parse(readFileSync(join(tok, 'lmpipe.json'), 'utf8')) as { tokenizerHash: string }).tokenizerHash, hash);
 
   const bin = join(dir, 'id.bin');
-  const enc = runPipeline('encode', ['--tokenizer', tok, '--input', text, '--out', bin, '--workers', '0', '--quiet']);
+  const enc = await encodeIn(['--tokenizer', tok, '--input', text, '--out', bin, '--workers', '0', '--quiet']);
   assert.equal(enc.status, 0, enc.stderr);
   assert.equal(summaryOf(enc).tokenizer_hash, hash);
   assert.equal((JSON.parse(readFileSync(`${bin}.json`, 'utf8')) as { tokenizerHash: string }).tokenizerHash, hash);
 
-  const inspect = runPipeline('inspect-tokenizer', ['--tokenizer', tok, '--quiet']);
+  const inspect = await runInProcess(inspectPipeline, ['--tokenizer', tok, '--quiet']);
   assert.equal(inspect.status, 0, inspect.stderr);
   assert.equal(summaryOf(inspect).tokenizer_hash, hash);
-  const inspectJson = runPipeline('inspect-tokenizer', ['--tokenizer', join(tok, 'tokenizer.json'), '--quiet']);
+  const inspectJson = await runInProcess(inspectPipeline, ['--tokenizer', join(tok, 'tokenizer.json'), '--quiet']);
   assert.equal(inspectJson.status, 0, inspectJson.stderr);
   assert.equal(summaryOf(inspectJson).tokenizer_hash, hash, 'the same vocab loaded from tokenizer.json');
 
@@ -143,14 +155,14 @@ test('tokenizer identity: train-bpe, lmpipe.json, encode, its sidecar, inspect-t
   assert.notEqual(Tokenizer.fromDir(tok, ['<pad>']).hash(), hash, 'an extra special token is another tokenizer');
 });
 
-test('tokenizer identity: old lmpipe.json and old sidecars are still read; train rejects data from another tokenizer', () => {
+test('tokenizer identity: old lmpipe.json and old sidecars are still read; train rejects data from another tokenizer', async () => {
   const text = join(dir, 'old-corpus.txt');
   writeFileSync(text, corpus(120));
   const tok = join(dir, 'tok-old');
-  assert.equal(runPipeline('train-bpe', ['--input', text, '--vocab-size', '290', '--out', tok, '--quiet']).status, 0);
+  assert.equal((await trainBpeIn(['--input', text, '--vocab-size', '290', '--out', tok, '--quiet'])).status, 0);
   const current = Tokenizer.fromDir(tok);
   const bin = join(dir, 'old.bin');
-  assert.equal(runPipeline('encode', ['-t', tok, '-i', text, '-o', bin, '--workers', '0', '--quiet']).status, 0);
+  assert.equal((await encodeIn(['-t', tok, '-i', text, '-o', bin, '--workers', '0', '--quiet'])).status, 0);
 
   // Rewrite both files as lmpipe wrote them before the identity.
   const metaPath = join(tok, 'lmpipe.json');
@@ -168,32 +180,33 @@ test('tokenizer identity: old lmpipe.json and old sidecars are still read; train
   assert.equal(Tokenizer.fromDir(tok).matchesHash(legacy), true, 'an old sidecar hash is recognised');
 
   const model = JSON.stringify({ vocab_size: 300, context_length: 8, d_model: 16, num_layers: 1, num_heads: 2 });
-  const train = (out: string, tokenizer: string) => runPipeline('train', ['--train-data', bin, '--tokenizer', tokenizer, '--model', model, '--max-steps', '1', '--batch-size', '2', '--backend', 'cpu', '--out', join(dir, out), '--quiet']);
-  const ok = train('run-old', tok);
+  const trainArgs = (out: string, tokenizer: string): string[] => ['--train-data', bin, '--tokenizer', tokenizer, '--model', model, '--max-steps', '1', '--batch-size', '2', '--backend', 'cpu', '--out', join(dir, out), '--quiet'];
+  const ok = await runInProcess(trainPipeline, trainArgs('run-old', tok));
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(summaryOf(ok).tokenizer_hash, current.hash(), 'train reports the current identity of the old data');
 
   const other = join(dir, 'tok-other');
-  assert.equal(runPipeline('train-bpe', ['--input', text, '--vocab-size', '280', '--out', other, '--quiet']).status, 0);
-  const bad = train('run-bad', other);
+  assert.equal((await trainBpeIn(['--input', text, '--vocab-size', '280', '--out', other, '--quiet'])).status, 0);
+  // The train CLI's refusal, in a real process.
+  const bad = runPipeline('train', trainArgs('run-bad', other));
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, new RegExp(`train_data .*old\\.bin was encoded with tokenizer ${legacy}, but --tokenizer .*tok-other is sha256:[0-9a-f]{64}`));
 
   // Validation data from another tokenizer than the training data's.
   const trainBin = join(dir, 'mine.bin');
   const valBin = join(dir, 'theirs.bin');
-  assert.equal(runPipeline('encode', ['-t', tok, '-i', text, '-o', trainBin, '--workers', '0', '--quiet']).status, 0);
-  assert.equal(runPipeline('encode', ['-t', other, '-i', text, '-o', valBin, '--workers', '0', '--quiet']).status, 0);
-  const mixed = runPipeline('train', ['--train-data', trainBin, '--val-data', valBin, '--model', model, '--max-steps', '1', '--backend', 'cpu', '--out', join(dir, 'run-mixed'), '--quiet']);
+  assert.equal((await encodeIn(['-t', tok, '-i', text, '-o', trainBin, '--workers', '0', '--quiet'])).status, 0);
+  assert.equal((await encodeIn(['-t', other, '-i', text, '-o', valBin, '--workers', '0', '--quiet'])).status, 0);
+  const mixed = await runInProcess(trainPipeline, ['--train-data', trainBin, '--val-data', valBin, '--model', model, '--max-steps', '1', '--backend', 'cpu', '--out', join(dir, 'run-mixed'), '--quiet']);
   assert.equal(mixed.status, 2);
   assert.match(mixed.stderr, /train_data .*mine\.bin and val_data .*theirs\.bin were encoded with different tokenizers/);
 });
 
-test('encode: says it is starting its workers, and gives no Pile estimate from 12 kB', () => {
+test('encode: says it is starting its workers, and gives no Pile estimate from 12 kB', async () => {
   const text = join(dir, 'small.txt');
   writeFileSync(text, corpus(80));
   const tok = join(dir, 'tok-small');
-  assert.equal(runPipeline('train-bpe', ['--input', text, '--vocab-size', '280', '--out', tok, '--quiet']).status, 0);
+  assert.equal((await trainBpeIn(['--input', text, '--vocab-size', '280', '--out', tok, '--quiet'])).status, 0);
   const input = corpus(200).slice(0, 12_000);
   const r = runPipeline('encode', ['-t', tok, '-i', '-', '-o', join(dir, 'small.bin'), '--workers', '1'], { input });
   assert.equal(r.status, 0, r.stderr);
@@ -202,7 +215,8 @@ test('encode: says it is starting its workers, and gives no Pile estimate from 1
   assert.equal(summaryOf(r).pile_825gb_estimate, null);
 });
 
-test('split-corpus: warns when --val-fraction expects less than one document, or a split comes out empty', () => {
+test('split-corpus: warns when --val-fraction expects less than one document, or a split comes out empty', async () => {
+  // A real process reading stdin: the warning is in the summary and on stderr.
   const five = runPipeline('split-corpus', ['-i', '-', '--out-dir', join(dir, 'split5'), '--val-fraction', '0.1'], { input: corpus(5) });
   assert.equal(five.status, 0, five.stderr);
   assert.deepEqual(summaryOf(five).warnings, [
@@ -213,13 +227,19 @@ test('split-corpus: warns when --val-fraction expects less than one document, or
   // 12 documents at 0.25 expect 3 for validation; pick a seed whose draw sends none there.
   let seed = 0;
   while (Array.from({ length: 12 }, (_, i) => documentDraw(seed, i)).some((d) => d < 0.25)) seed++;
-  const unlucky = runPipeline('split-corpus', ['-i', '-', '--out-dir', join(dir, 'split12'), '--val-fraction', '0.25', '--seed', String(seed), '--quiet'], { input: corpus(12) });
+  // In-process, from files holding what the CLI would read from stdin.
+  const splitIn = (name: string, docs: number, args: string[]): Promise<CliResult> => {
+    const input = join(dir, `${name}.txt`);
+    writeFileSync(input, corpus(docs));
+    return runInProcess(splitCorpusPipeline, ['-i', input, '--out-dir', join(dir, name), ...args]);
+  };
+  const unlucky = await splitIn('split12', 12, ['--val-fraction', '0.25', '--seed', String(seed), '--quiet']);
   assert.equal(unlucky.status, 0, unlucky.stderr);
   assert.equal((summaryOf(unlucky).valid as { documents: number }).documents, 0);
   assert.deepEqual(summaryOf(unlucky).warnings, [`valid.txt is empty: none of the 12 documents was drawn for it (3.0 expected); try another --seed or raise --val-fraction to at least 0.13`]);
 
-  const fine = runPipeline('split-corpus', ['-i', '-', '--out-dir', join(dir, 'split200'), '--quiet'], { input: corpus(200) });
+  const fine = await splitIn('split200', 200, ['--quiet']);
   assert.equal(summaryOf(fine).warnings, undefined, 'a healthy split says nothing');
-  const none = runPipeline('split-corpus', ['-i', '-', '--out-dir', join(dir, 'split0'), '--val-fraction', '0', '--quiet'], { input: corpus(5) });
+  const none = await splitIn('split0', 5, ['--val-fraction', '0', '--quiet']);
   assert.equal(summaryOf(none).warnings, undefined, 'no validation set was asked for');
 });

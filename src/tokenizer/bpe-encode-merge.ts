@@ -219,6 +219,8 @@ export class BpeMerger {
           if (slot >= 0 && table.rank(slot) === r) {
             t = table.merged(slot);
             k += 2;
+            // The new pair with the next token, as a one-at-a-time merge would see it.
+            if (k < len && table.rankOf(t, ids[k]) <= r) return PASSES_UNSOUND;
           } else {
             k += 1;
           }

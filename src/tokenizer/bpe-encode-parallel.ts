@@ -17,7 +17,7 @@ import { OrderedPool } from '../stream/pool.ts';
 import { BpeEncoder, joinableJunctions, type EncoderSpec } from './bpe-encode.ts';
 import { encodeChunk, type TokenIds } from './bpe-encode-chunk.ts';
 import type { EncodeResult, EncodeTask } from './bpe-encode-worker.ts';
-import { DEFAULT_MAX_PRETOKEN_BYTES, longStretchMessage, safeCutFinder } from './chunking.ts';
+import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES, longStretchMessage, safeCutFinder } from './chunking.ts';
 import { SpecialMatcher } from './special-split.ts';
 
 /** The ids of one work unit and where its bytes came from. */
@@ -37,7 +37,7 @@ export interface ParallelEncodeOptions {
   window?: number;
   /**
    * Longest stretch without a safe cut held whole (default
-   * DEFAULT_MAX_PRETOKEN_BYTES; CLI --max-pretoken-mb): a longer one is a
+   * DEFAULT_ENCODE_MAX_PRETOKEN_BYTES; CLI --max-pretoken-mb): a longer one is a
    * UserError naming the file and the offset where it starts.
    */
   maxHeldBytes?: number;
@@ -105,7 +105,7 @@ export class ParallelEncoder {
       transfer: (t) => (t.out ? [t.input.buffer, t.out] : [t.input.buffer]),
     });
     this.findCut = safeCutFinder(new SpecialMatcher(spec.specials.map((s) => s.text)), joinableJunctions(spec));
-    this.maxHeld = options.maxHeldBytes ?? DEFAULT_MAX_PRETOKEN_BYTES;
+    this.maxHeld = options.maxHeldBytes ?? DEFAULT_ENCODE_MAX_PRETOKEN_BYTES;
   }
 
   /**

@@ -8,7 +8,7 @@
 import { UserError } from '../pipeline/errors.ts';
 import type { BpeEncoder } from './bpe-encode.ts';
 import { IdBuffer } from './bpe-encode.ts';
-import { DEFAULT_MAX_PRETOKEN_BYTES, longStretchMessage, safeCutFinder } from './chunking.ts';
+import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES, longStretchMessage, safeCutFinder } from './chunking.ts';
 
 const utf8 = new TextEncoder();
 
@@ -31,7 +31,7 @@ export class StreamEncoder {
    * `minBatch`: bytes to gather before trying to emit (small values give ids
    * sooner). `maxPendingBytes`: the longest stretch without a safe cut held.
    */
-  constructor(encoder: BpeEncoder, minBatch = 1 << 14, maxPendingBytes = DEFAULT_MAX_PRETOKEN_BYTES) {
+  constructor(encoder: BpeEncoder, minBatch = 1 << 14, maxPendingBytes = DEFAULT_ENCODE_MAX_PRETOKEN_BYTES) {
     this.encoder = encoder;
     this.minBatch = Math.max(1, minBatch);
     this.nextAttempt = this.minBatch;

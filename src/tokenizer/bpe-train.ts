@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { UserError } from '../pipeline/errors.ts';
-import { DEFAULT_MAX_PRETOKEN_BYTES, NoSafeCutError, SafeRechunker, longStretchMessage, type SafeChunk } from './chunking.ts';
+import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES, NoSafeCutError, SafeRechunker, longStretchMessage, type SafeChunk } from './chunking.ts';
 import { learnMerges } from './bpe-merge.ts';
 import { autoWorkers, countStream } from './pretoken-count-parallel.ts';
 
@@ -54,7 +54,7 @@ export interface TrainBpeOptions {
    * Longest stretch without a safe cut (in practice: one pretoken, such as
    * a run of one letter) that is held whole and counted exactly; a longer
    * one is a UserError naming the file and offset (CLI: --max-pretoken-mb).
-   * Default DEFAULT_MAX_PRETOKEN_BYTES.
+   * Chunks are cut no larger than this. Default DEFAULT_TRAIN_MAX_PRETOKEN_BYTES.
    */
   maxPretokenBytes?: number;
   onProgress?: (p: TrainProgress) => void;
@@ -219,8 +219,9 @@ export async function trainBpe(opts: TrainBpeOptions): Promise<TrainBpeResult> {
   const progress = opts.onProgress;
 
   let countedBytes = 0;
-  const maxHeld = Math.max(chunkBytes, opts.maxPretokenBytes ?? DEFAULT_MAX_PRETOKEN_BYTES);
-  const counted = await countStream(safeChunks(opts.input, chunkBytes, specials, maxHeld), specials, workers, (bytes) => {
+  // Chunks are no larger than the limit, so a pretoken longer than it never fits one with a cut after it.
+  const maxHeld = Math.max(64, opts.maxPretokenBytes ?? DEFAULT_TRAIN_MAX_PRETOKEN_BYTES);
+  const counted = await countStream(safeChunks(opts.input, Math.min(chunkBytes, maxHeld), specials, maxHeld), specials, workers, (bytes) => {
     countedBytes += bytes;
     progress?.({ phase: 'count', done: countedBytes, total: size });
   });

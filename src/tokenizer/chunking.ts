@@ -198,10 +198,14 @@ export function safeCutFinder(specials: SpecialMatcher, joinable?: Uint8Array): 
 }
 
 /**
- * Default of the longest stretch without a safe cut (one pretoken, in
- * practice) that train-bpe and encode hold whole: `--max-pretoken-mb`.
+ * Defaults of the longest stretch without a safe cut (one pretoken, in
+ * practice) held whole: `--max-pretoken-mb`. Training keeps it lower: a run
+ * of one repeated character of n bytes yields tokens of up to n bytes,
+ * about n·log2(n) bytes of vocabulary in all (8 MB of one letter: a 188 MB
+ * vocab.json, 1.8 GB peak to write it). Encoding only holds the run.
  */
-export const DEFAULT_MAX_PRETOKEN_BYTES = 64 << 20;
+export const DEFAULT_TRAIN_MAX_PRETOKEN_BYTES = 4 << 20;
+export const DEFAULT_ENCODE_MAX_PRETOKEN_BYTES = 16 << 20;
 
 /**
  * The one-line error for a stretch of more than `limit` bytes without a safe
