@@ -13,13 +13,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { Stage } from '../pipeline/stage.ts';
-import { joinDocuments, unitDocuments } from './documents.ts';
+import { keptUnit, unitDocuments, wholeDocuments } from './documents.ts';
+import type { DocSpan } from './documents.ts';
 import type { Unit } from './items.ts';
 
 export interface DedupDocsOptions {
   /** The document separator (the end-of-text special token). */
   separator: string;
-  /** Size of the hash table in MB (default 256: about 25 M documents). */
+  /** Size of the hash table in MB (default 256: a 134 MB table of 2^24 slots, about 12.5 M documents; the table is the largest power of two of slots that fits). */
   maxMb?: number;
 }
 
@@ -81,9 +82,10 @@ export function dedupDocs(o: DedupDocsOptions): Stage<Unit, Unit> {
       table ??= new HashSet64(maxMb * 1e6);
       const set = table;
       ctx.count('table_mb', Math.round(set.bytes / 1e6));
-      for await (const unit of source) {
+      for await (const unit of wholeDocuments(source, sep)) {
         const docs = unitDocuments(unit.data, sep);
-        const kept = docs.filter((d) => {
+        const kept = docs.flatMap((d, i) => (keepDoc(d) ? [i] : []));
+        function keepDoc(d: DocSpan): boolean {
           const digest = createHash('sha1').update(unit.data.subarray(d.start, d.end)).digest();
           const verdict = set.check(digest.readUInt32LE(0), digest.readUInt32LE(4));
           if (verdict === 'seen') { ctx.count('dropped_duplicates'); return false; }
@@ -95,10 +97,10 @@ export function dedupDocs(o: DedupDocsOptions): Stage<Unit, Unit> {
             }
           }
           return true;
-        });
+        }
         ctx.count('documents_in', docs.length);
         ctx.count('documents_out', kept.length);
-        yield kept.length === docs.length ? unit : { ...unit, data: joinDocuments(unit.data, kept, sep) };
+        yield kept.length === docs.length ? unit : keptUnit(unit, docs, kept, sep);
       }
     },
   };

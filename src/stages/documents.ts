@@ -5,6 +5,7 @@
  * `unitDocuments` and put the kept documents back with `joinDocuments`, so a
  * unit whose documents are all kept comes out byte-identical.
  */
+import type { Unit } from './items.ts';
 
 /** One document of a unit: `[start, end)` of its text, and whether the separator follows it. */
 export interface DocSpan {
@@ -41,4 +42,100 @@ export function joinDocuments(data: Uint8Array, docs: readonly DocSpan[], separa
     if (d.separated) { out.set(separator, at); at += separator.length; }
   }
   return out;
+}
+
+const asBuffer = (d: Uint8Array): Buffer => Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+
+/** End of the last separator in `data` under a leftmost scan (as `unitDocuments` finds them), or 0. */
+export function lastDocumentEnd(data: Uint8Array, separator: Uint8Array): number {
+  const buf = asBuffer(data);
+  let cut = 0;
+  for (;;) {
+    const i = buf.indexOf(separator, cut);
+    if (i < 0) return cut;
+    cut = i + separator.length;
+  }
+}
+
+/** Length of the longest suffix of `data` that is a proper prefix of `separator` (a separator maybe cut by a read). */
+export function partialSeparatorLength(data: Uint8Array, separator: Uint8Array): number {
+  const buf = asBuffer(data);
+  for (let k = Math.min(separator.length - 1, buf.length); k > 0; k--) {
+    if (buf.compare(separator, 0, k, buf.length - k, buf.length) === 0) return k;
+  }
+  return 0;
+}
+
+/**
+ * Non-empty documents that end in `data`, and whether one is still open at
+ * its end: `inDoc` says one was open at its start (a `continues` unit before
+ * it); a unit that does not continue closes its last document.
+ */
+export function endedDocuments(data: Uint8Array, separator: Uint8Array, inDoc: boolean, continues: boolean): { ended: number; inDoc: boolean } {
+  const buf = asBuffer(data);
+  let ended = 0;
+  let pos = 0;
+  for (;;) {
+    const i = buf.indexOf(separator, pos);
+    if ((i < 0 ? buf.length : i) > pos) inDoc = true;
+    if (i < 0) break;
+    if (inDoc) ended++;
+    inDoc = false;
+    pos = i + separator.length;
+  }
+  if (!continues && inDoc) { ended++; inDoc = false; }
+  return { ended, inDoc };
+}
+
+/**
+ * Joins the pieces of documents cut across `continues` units, so every unit
+ * out holds whole documents: what the document stages need (a document is
+ * judged, or hashed, whole; this holds the longest document in memory, which
+ * only matters when a filter or dedup stage is on). `docIndex` is kept right.
+ */
+export async function* wholeDocuments(source: AsyncIterable<Unit>, separator: Uint8Array): AsyncGenerator<Unit> {
+  let parts: Uint8Array[] = [];
+  let partsOffset = 0;
+  let partsIndex: number | undefined;
+  let seq = 0;
+  const joined = (tail: Uint8Array): Uint8Array => (parts.length === 0 ? tail : Buffer.concat([...parts, tail]));
+  for await (const u of source) {
+    if (parts.length === 0 && !u.continues) { yield { ...u, seq: seq++ }; continue; }
+    const cut = u.continues ? lastDocumentEnd(u.data, separator) : u.data.length;
+    const head = u.data.subarray(0, cut);
+    const base = parts.length > 0 ? { offset: partsOffset, docIndex: partsIndex } : { offset: u.offset, docIndex: u.docIndex };
+    if (!u.continues || cut > 0) {
+      const data = joined(head);
+      const { continues: _, ...rest } = u;
+      yield { ...rest, seq: seq++, offset: base.offset, data, last: u.continues ? false : u.last, ...(base.docIndex !== undefined ? { docIndex: base.docIndex } : {}) };
+      parts = [];
+      if (!u.continues) continue;
+      partsOffset = u.offset + cut;
+      partsIndex = base.docIndex === undefined ? undefined : base.docIndex + endedDocuments(data, separator, false, false).ended;
+    } else if (parts.length === 0) {
+      partsOffset = u.offset;
+      partsIndex = u.docIndex;
+    }
+    parts.push(u.data.subarray(cut));
+  }
+  if (parts.length > 0) throw new Error('wholeDocuments: the stream ended inside a continued document');
+}
+
+/** The number of each span's document (see `Unit.docIndex`, `Unit.docs`); undefined for empty ones or when the unit has none. */
+export function documentNumbers(unit: Unit, spans: readonly DocSpan[]): (number | undefined)[] {
+  let k = 0;
+  return spans.map((d) => {
+    if (d.end === d.start) return undefined;
+    const n = unit.docs ? unit.docs[k] : unit.docIndex === undefined ? undefined : unit.docIndex + k;
+    k++;
+    return n;
+  });
+}
+
+/** The unit with only the `kept` spans (indices into `spans`), its documents keeping their numbers. */
+export function keptUnit(unit: Unit, spans: readonly DocSpan[], kept: readonly number[], separator: Uint8Array): Unit {
+  const numbers = documentNumbers(unit, spans);
+  const data = joinDocuments(unit.data, kept.map((i) => spans[i]), separator);
+  const docs = kept.map((i) => numbers[i]).filter((n): n is number => n !== undefined);
+  return { ...unit, data, ...(unit.docs || unit.docIndex !== undefined ? { docs } : {}) };
 }

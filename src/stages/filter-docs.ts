@@ -1,10 +1,13 @@
 /**
  * filter-docs: drops documents shorter than a byte count, or (not) matching a
  * regular expression, from document-aligned units. Counts what it dropped.
+ * Kept documents keep their numbers (`Unit.docs`), so a seeded split of them
+ * does not depend on what was dropped.
  */
 import { UserError } from '../pipeline/errors.ts';
 import type { Stage } from '../pipeline/stage.ts';
-import { joinDocuments, unitDocuments } from './documents.ts';
+import { keptUnit, unitDocuments, wholeDocuments } from './documents.ts';
+import type { DocSpan } from './documents.ts';
 import type { Unit } from './items.ts';
 
 export interface FilterDocsOptions {
@@ -44,9 +47,10 @@ export function filterDocs(o: FilterDocsOptions): Stage<Unit, Unit> {
     description: `drop documents${minBytes > 0 ? ` under ${minBytes} bytes` : ''}${keep ? ` not matching /${keep.source}/` : ''}${drop ? ` matching /${drop.source}/` : ''}`,
     bytesOf: (u) => u.data.length,
     async *run(source, ctx) {
-      for await (const unit of source) {
+      for await (const unit of wholeDocuments(source, sep)) {
         const docs = unitDocuments(unit.data, sep);
-        const kept = docs.filter((d) => {
+        const kept = docs.flatMap((d, i) => (keepDoc(d) ? [i] : []));
+        function keepDoc(d: DocSpan): boolean {
           if (d.end - d.start < minBytes) { ctx.count('dropped_short'); return false; }
           if (keep || drop) {
             const text = decoder.decode(unit.data.subarray(d.start, d.end));
@@ -54,14 +58,13 @@ export function filterDocs(o: FilterDocsOptions): Stage<Unit, Unit> {
             if (drop && drop.test(text)) { ctx.count('dropped_matching'); return false; }
           }
           return true;
-        });
+        }
         ctx.count('documents_in', docs.length);
         ctx.count('documents_out', kept.length);
         if (kept.length === docs.length) { yield unit; continue; }
-        ctx.count('bytes_dropped', unit.data.length);
-        const data = joinDocuments(unit.data, kept, sep);
-        ctx.count('bytes_dropped', -data.length);
-        yield { ...unit, data };
+        const out = keptUnit(unit, docs, kept, sep);
+        ctx.count('bytes_dropped', unit.data.length - out.data.length);
+        yield out;
       }
     },
   };

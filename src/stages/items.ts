@@ -27,6 +27,20 @@ export interface Unit {
   data: Uint8Array;
   /** True when the unit ends where its input ends. */
   last: boolean;
+  /**
+   * True when the unit ends inside a document that goes on in the next unit
+   * (read-documents cuts a document longer than a read chunk; no separator
+   * is ever cut). Document stages join such pieces first (`wholeDocuments`).
+   */
+  continues?: boolean;
+  /**
+   * Number of the document in progress at the unit's first byte, or else of
+   * the next one to start: non-empty documents are numbered 0, 1, ... over
+   * all inputs (the split's per-document draw uses it).
+   */
+  docIndex?: number;
+  /** Numbers of the non-empty documents of the unit, in order, once a document stage dropped some. */
+  docs?: number[];
 }
 
 /** The token ids of one unit and where its bytes came from. */
