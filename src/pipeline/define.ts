@@ -102,6 +102,8 @@ export interface PipelineSpec<O extends OptionSpecs, R extends object> {
   description: string;
   stages: readonly StageSpec[];
   options: O;
+  /** The file that runs it, for the usage line (default `pipelines/NAME.ts`). */
+  script?: string;
   /** Usage examples for --help. */
   examples?: readonly string[];
   /**
@@ -172,7 +174,7 @@ export function definePipeline<O extends OptionSpecs, R extends object>(spec: Pi
 
   const help = (): string => {
     const pos = spec.positional ? ` [${(all[spec.positional] as StringListOption).placeholder ?? 'ARG'}...]` : '';
-    const lines = [`${spec.name}: ${spec.description}`, '', `usage: ${launcher()} pipelines/${spec.name}.ts${pos} [options]`, '', 'stages:'];
+    const lines = [`${spec.name}: ${spec.description}`, '', `usage: ${launcher()} ${spec.script ?? `pipelines/${spec.name}.ts`}${pos} [options]`, '', 'stages:'];
     for (const s of spec.stages) lines.push(`  ${s.name.padEnd(18)} ${s.description}`);
     lines.push('', 'options:');
     for (const [k, o] of Object.entries(all)) {
