@@ -86,7 +86,6 @@ function isWhitespacePretoken(buf: Uint8Array, s: number, e: number): boolean {
  * whitespace after a non-space byte.
  */
 export function findScannedCut(buf: Uint8Array, length: number, specials: SpecialMatcher): number {
-  const counters = { invalid: 0 };
   // The buffer holds only the start of the stream. A special token cut off
   // at its end is scanned as text, so a boundary (or a complete shorter
   // special) inside it is no cut: such a token starts within maxBytes of the
@@ -96,21 +95,39 @@ export function findScannedCut(buf: Uint8Array, length: number, specials: Specia
   const nearEnd = length - specials.maxBytes;
   const limit = completeLength(buf, length) - 2;
   let best = -1;
+  walkPretokens(buf, length, specials, (i, e) => {
+    if (e < limit && !isWhitespacePretoken(buf, i, e) && !(e > nearEnd && specials.spans(buf, length, e))) best = e;
+  }, (sp) => {
+    if (sp > 0 && !(sp > nearEnd && specials.spans(buf, length, sp))) best = sp;
+  });
+  return best;
+}
+
+/**
+ * Walks buf[0, length) as the tokenizer splits it: calls `pretoken(i, e)`
+ * for every pretoken of the text between special tokens, and `special(sp)`
+ * at the start of each special-token match. The one scanning loop of the
+ * cut finders that need exact pretoken boundaries.
+ */
+function walkPretokens(
+  buf: Uint8Array, length: number, specials: SpecialMatcher,
+  pretoken: (start: number, end: number) => void, special?: (start: number) => void,
+): void {
+  const counters = { invalid: 0 };
   let pos = 0;
   while (pos < length) {
     const sp = specials.find(buf, pos, length, length);
+    const matchEnd = specials.matchEnd;
     const pieceEnd = sp < 0 ? length : sp;
-    let i = pos;
-    while (i < pieceEnd) {
+    for (let i = pos; i < pieceEnd;) {
       const e = nextPretokenEnd(buf, i, pieceEnd, counters);
-      if (e < limit && !isWhitespacePretoken(buf, i, e) && !(e > nearEnd && specials.spans(buf, length, e))) best = e;
+      pretoken(i, e);
       i = e;
     }
     if (sp < 0) break;
-    if (sp > 0 && !(sp > nearEnd && specials.spans(buf, length, sp))) best = sp;
-    pos = specials.matchEnd;
+    special?.(sp);
+    pos = matchEnd;
   }
-  return best;
 }
 
 /** How a chunk was cut from the stream. */
@@ -152,32 +169,20 @@ const JUNCTION_CUT_MIN_PRETOKEN = 64;
  * The same end-of-buffer precautions as `findScannedCut` apply. -1 when none.
  */
 export function findJunctionCut(buf: Uint8Array, length: number, specials: SpecialMatcher, joinable: Uint8Array): number {
-  const counters = { invalid: 0 };
   const nearEnd = length - specials.maxBytes;
   const limit = completeLength(buf, length) - 2;
   let best = -1;
-  let pos = 0;
-  while (pos < length) {
-    const sp = specials.find(buf, pos, length, length);
-    const pieceEnd = sp < 0 ? length : sp;
-    let i = pos;
-    while (i < pieceEnd) {
-      const e = nextPretokenEnd(buf, i, pieceEnd, counters);
-      if (e - i >= JUNCTION_CUT_MIN_PRETOKEN && !isWhitespacePretoken(buf, i, e)) {
-        // Character boundaries c in [i + 2, min(e, limit)).
-        const stop = Math.min(e, limit);
-        let c = i + ((decodeUtf8At(buf, i, e) & 7));
-        while (c < stop) {
-          if (c >= i + 2 && joinable[(buf[c - 1] << 8) | buf[c]] === 0 && buf[c] !== 0x27
-            && !(c > nearEnd && specials.spans(buf, length, c))) best = c;
-          c += decodeUtf8At(buf, c, e) & 7;
-        }
-      }
-      i = e;
+  walkPretokens(buf, length, specials, (i, e) => {
+    if (e - i < JUNCTION_CUT_MIN_PRETOKEN || isWhitespacePretoken(buf, i, e)) return;
+    // Character boundaries c in [i + 2, min(e, limit)).
+    const stop = Math.min(e, limit);
+    let c = i + ((decodeUtf8At(buf, i, e) & 7));
+    while (c < stop) {
+      if (c >= i + 2 && joinable[(buf[c - 1] << 8) | buf[c]] === 0 && buf[c] !== 0x27
+        && !(c > nearEnd && specials.spans(buf, length, c))) best = c;
+      c += decodeUtf8At(buf, c, e) & 7;
     }
-    if (sp < 0) break;
-    pos = specials.matchEnd;
-  }
+  });
   return best;
 }
 
