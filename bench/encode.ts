@@ -13,7 +13,7 @@
  *
  * --stream-gb streams GB gigabytes (books.txt read repeatedly) through the
  * 2-worker pipeline into a token file in a child process (as
- * pipelines/encode.ts does: ParallelEncoder.encodeFiles) and reports its
+ * pipelines/encode.ts does: the read → cut → encode → write chain) and reports its
  * peak RSS (target: under 300 MB for 1 GB).
  * Human-readable lines go to stderr; one JSON object to stdout.
  */
@@ -24,7 +24,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BpeEncoder } from '../src/tokenizer/bpe-encode.ts';
-import { ParallelEncoder, unitBytesFor } from '../src/tokenizer/bpe-encode-parallel.ts';
+import { chain, runChain } from '../src/pipeline/stage.ts';
+import { encodeUnits, unitBytesFor, type EncodeStage } from '../src/stages/encode-units.ts';
+import { readFiles } from '../src/stages/read.ts';
+import { writeTokens } from '../src/stages/write-tokens.ts';
+import { encodeCut } from '../src/tokenizer/encode-files.ts';
+import type { InputFile } from '../src/stream/read.ts';
 import { TokenFileWriter } from '../src/tokenizer/token-file.ts';
 import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
 import type { TokenIdArray } from '../src/tokenizer/token-dtype.ts';
@@ -114,19 +119,23 @@ async function parallelCapacity(): Promise<number> {
  * again and again, as that many input files) through 2 workers into a token
  * file, as `pipelines/encode.ts` does, and reports its peak RSS.
  */
+/** The encode pipeline's chain (pipelines/encode.ts, document stages off) with a started encode stage. */
+async function encodeChain(files: readonly InputFile[], tok: Tokenizer, encode: EncodeStage, unitBytes: number, writer: TokenFileWriter): Promise<number> {
+  const { result } = await runChain(chain(readFiles({ files, chunkBytes: unitBytes }), encodeCut(tok.encoderSpec(), unitBytes), encode, writeTokens(writer)), {
+    signal: new AbortController().signal, log: () => {}, warn: () => {},
+  });
+  return result.bytes;
+}
+
 async function streamChild(gb: number, outDir: string): Promise<void> {
   const tok = loadTokenizer();
   const one = await resolveInputs([sharedPath('corpora/books.txt')]);
   const files = Array.from({ length: Math.max(1, Math.round((gb * 1e9) / one[0].size)) }, () => one[0]);
   const out = new TokenFileWriter(join(outDir, 'big.bin'), { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens });
   const t = performance.now();
-  let bytes = 0;
-  const pool = new ParallelEncoder(tok.encoderSpec(), { workers: 2 });
-  for await (const u of pool.encodeFiles(files, unitBytesFor(-1, 2), { reuseIds: true })) {
-    await out.write(u.ids, u.bytes, true);
-    bytes += u.bytes;
-  }
-  await pool.close();
+  const encode = encodeUnits({ spec: tok.encoderSpec(), workers: 2 });
+  const bytes = await encodeChain(files, tok, encode, unitBytesFor(-1, 2), out);
+  await encode.close();
   const meta = await out.close();
   const s = (performance.now() - t) / 1000;
   process.stdout.write(JSON.stringify({ bytes, tokens: meta.tokens, seconds: s, mbps: bytes / 1e6 / s, peakRssMb: peakRssMb() }));
@@ -151,11 +160,11 @@ async function main(): Promise<void> {
   // Pools are started once (start-up is reported separately) and reused;
   // best-of-reps then measures warm workers, as in a long encoding run.
   const startupMs: Record<number, number> = {};
-  const pools: Record<number, ParallelEncoder> = {};
+  const pools: Record<number, EncodeStage> = {};
   for (const workers of [1, 2]) {
     const t = performance.now();
-    pools[workers] = new ParallelEncoder(tok.encoderSpec(), { workers });
-    await pools[workers].warmUp();
+    pools[workers] = encodeUnits({ spec: tok.encoderSpec(), workers });
+    await pools[workers].start();
     startupMs[workers] = performance.now() - t;
     log(`pool start-up with ${workers} worker(s): ${startupMs[workers].toFixed(0)} ms`);
   }
@@ -191,7 +200,7 @@ async function main(): Promise<void> {
     const pool = async (workers: number): Promise<string> => {
       const out = join(binDir, `${workers}.bin`);
       const writer = new TokenFileWriter(out, { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens });
-      for await (const u of pools[workers].encodeFiles(files, unitBytesFor(buf.length * copies, workers), { reuseIds: true })) await writer.write(u.ids, u.bytes, true);
+      await encodeChain(files, tok, pools[workers], unitBytesFor(buf.length * copies, workers), writer);
       await writer.close();
       return out;
     };

@@ -6,12 +6,16 @@
  *
  *   npx tsx pipelines/encode.ts --tokenizer out/tok --input 'data/*.txt' --out out/data/train.bin
  */
-import { cpus } from 'node:os';
+import { documentOptions, tokenizerOption, workersOption } from '../src/pipeline/common-options.ts';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { formatDuration, formatQuantity } from '../src/pipeline/progress.ts';
+import { chain, runChain } from '../src/pipeline/stage.ts';
+import { documentSection } from '../src/stages/document-stages.ts';
+import { encodeUnits, unitBytesFor } from '../src/stages/encode-units.ts';
+import { writeTokens } from '../src/stages/write-tokens.ts';
 import { resolveInputs, totalSize } from '../src/stream/read.ts';
-import { ParallelEncoder, unitBytesFor } from '../src/tokenizer/bpe-encode-parallel.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
+import { encodeCut } from '../src/tokenizer/encode-files.ts';
 import { TokenFileWriter, notATokenFile, notATokenSidecar, sidecarPath } from '../src/tokenizer/token-file.ts';
 import { tokenizerInputs } from '../src/tokenizer/tokenizer-files.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
@@ -31,23 +35,28 @@ export const encode = definePipeline({
   name: 'encode',
   description: 'encode text files into a token file (uint16/uint32 ids + JSON sidecar) with a BPE tokenizer',
   stages: [
-    { name: 'read', description: 'stream the --input files (fast-glob patterns, - for stdin)' },
-    { name: 'split', description: 'cut the byte stream where encoding the parts separately cannot change the ids' },
+    { name: 'read', description: 'stream the --input files (fast-glob patterns, - for stdin); read-documents when a document stage is on' },
+    { name: 'filter-docs', description: 'drop documents under --min-doc-bytes, not matching --keep-regex, or matching --drop-regex (off unless asked)' },
+    { name: 'dedup-docs', description: 'drop exact duplicate documents, keeping the first (with --dedup)' },
+    { name: 'cut', description: 'cut the byte stream where encoding the parts separately cannot change the ids' },
     { name: 'encode', description: 'pretokenize and apply BPE merges on --workers threads, results kept in input order' },
     { name: 'write', description: 'append the ids to --out (temp file renamed at the end) and write its .json sidecar' },
   ],
   options: {
-    tokenizer: { type: 'string', required: true, short: 't', placeholder: 'DIR', description: 'tokenizer directory (vocab.json + merges.txt [+ lmpipe.json])' },
+    tokenizer: tokenizerOption,
     input: { type: 'string', multiple: true, required: true, short: 'i', placeholder: 'GLOB', description: 'input text files (glob; repeatable; - for stdin); each file is encoded on its own' },
     out: { type: 'string', required: true, short: 'o', placeholder: 'FILE', description: 'output token file (- for stdout: raw ids, no sidecar); must not be an input, and if it exists, be a token file' },
     force: { type: 'boolean', description: 'replace an existing --out that is not a token file (an input is never overwritten)' },
     specialToken: { type: 'string', multiple: true, placeholder: 'T', description: 'extra special token, kept whole (repeatable; those in lmpipe.json are always used)' },
-    workers: { type: 'int', default: Math.max(1, Math.min(8, cpus().length)), min: 0, max: 64, placeholder: 'N', description: 'worker threads (0: encode on the main thread)' },
+    workers: { ...workersOption, description: 'worker threads (0: encode on the main thread)' },
     maxPretokenMb: { type: 'number', default: DEFAULT_ENCODE_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest run without a place to cut held whole (a pretoken whose bytes the merges can join everywhere, e.g. one repeated letter); a longer one stops, naming its file and offset. Memory: about 10, at most 35, bytes per byte of such a run' },
+    separator: { type: 'string', placeholder: 'TOKEN', helpDefault: "the tokenizer's first special token", description: 'document separator for the document stages' },
+    ...documentOptions,
   },
   examples: [
     'npx tsx pipelines/encode.ts --tokenizer out/tok --input ../shared/corpora/tinystories.txt --out out/data/train.bin',
     "cat notes.txt | npx tsx pipelines/encode.ts -t out/tok -i - -o - --workers 0 > ids.u16",
+    'npx tsx pipelines/encode.ts -t out/tok -i corpus.txt --min-doc-bytes 200 --dedup -o out/data/train.bin',
   ],
   async run(o, ctx) {
     const files = await resolveInputs(o.input);
@@ -58,17 +67,14 @@ export const encode = definePipeline({
     { force: o.force, forceFlag: { flag: '--force', effect: 'it is replaced' }, log: (m) => ctx.log(m) });
     const tok = Tokenizer.fromDir(o.tokenizer, o.specialToken);
     const total = totalSize(files);
+    const unitBytes = unitBytesFor(total, o.workers);
+    const spec = tok.encoderSpec();
+    const docs = documentSection(files, unitBytes, o, o.separator ?? tok.specialTokens[0]?.text);
     if (o.out === '-') ctx.claimStdout();
     const writer = new TokenFileWriter(o.out, { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens });
-    const pool = new ParallelEncoder(tok.encoderSpec(), {
-      workers: o.workers,
-      maxHeldBytes: Math.max(64, Math.round(o.maxPretokenMb * (1 << 20))),
-    });
+    const encode = encodeUnits({ spec, workers: o.workers });
     let t0 = performance.now();
-    let bytes = 0;
-    let tokens = 0;
-    // Where the second half of a known-size input began: the Pile estimate uses the rate after it.
-    let half: { t: number; bytes: number } | null = null;
+    let result;
     try {
       if (o.workers > 0) {
         // Each worker thread loads the code and the tokenizer's tables (a second or two):
@@ -76,28 +82,27 @@ export const encode = definePipeline({
         const plural = o.workers === 1 ? 'thread' : 'threads';
         const starting = ctx.progress.task('start', 'items');
         starting.update(0, `starting ${o.workers} worker ${plural} (each loads the tokenizer)`);
-        await pool.warmUp();
+        await encode.start();
         starting.update(0, `${o.workers} worker ${plural} ready`);
         starting.stop();
         t0 = performance.now();
       }
-      const task = ctx.progress.task('encode', 'bytes', total > 0 ? total : undefined);
-      for await (const unit of pool.encodeFiles(files, unitBytesFor(total, o.workers), { reuseIds: true })) {
-        if (ctx.signal.aborted) throw new Error('interrupted');
-        await writer.write(unit.ids, unit.bytes, true);
-        bytes += unit.bytes;
-        tokens += unit.ids.length;
-        if (half === null && total > 0 && bytes >= total / 2) half = { t: performance.now(), bytes };
-        const s = (performance.now() - t0) / 1000;
-        task.increment(unit.bytes, `${(tokens / 1e6).toFixed(2)} M tokens, ${s > 0 ? (tokens / s / 1e6).toFixed(2) : '?'} M tokens/s`);
-      }
-      task.stop();
+      result = await runChain(chain(
+        docs.source,
+        docs.filter,
+        docs.dedup,
+        encodeCut(spec, unitBytes, Math.max(64, Math.round(o.maxPretokenMb * (1 << 20)))),
+        encode,
+        // Where the second half of a known-size input began: the Pile estimate uses the rate after it.
+        writeTokens(writer, { halfBytes: total > 0 ? total / 2 : undefined }),
+      ), { signal: ctx.signal, log: (m) => ctx.log(m), warn: (m) => ctx.warn(m), progress: ctx.progress });
     } catch (e) {
       writer.abort();
       throw e;
     } finally {
-      await pool.close();
+      await encode.close();
     }
+    const { bytes, tokens, half } = result.result;
     const tEnd = performance.now();
     const meta = await writer.close();
     const seconds = (tEnd - t0) / 1000;
@@ -121,6 +126,7 @@ export const encode = definePipeline({
       tokens_per_s: seconds > 0 ? Math.round(tokens / seconds) : 0,
       workers: o.workers,
       pile_825gb_estimate: pileSeconds === null ? null : { seconds: Math.round(pileSeconds), human: formatDuration(pileSeconds) },
+      stages: result.stages,
     };
   },
 });

@@ -8,12 +8,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
-  SafeRechunker, findChunkCut, findScannedCut, findSpecialCut, findTextCut,
+  findChunkCut, safeCutFinder, findScannedCut, findSpecialCut, findTextCut,
 } from '../src/tokenizer/chunking.ts';
 import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
 import { trainBpe } from '../src/tokenizer/bpe-train.ts';
 import { PretokenTable, countChunk, emptyCountStats } from '../src/tokenizer/pretoken-count.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
+import { SafeCutter } from '../src/stages/cut.ts';
 import { fixturePath } from '../src/util/shared-data.ts';
 import { sotuText } from './helpers/sotu.ts';
 import { rng } from './tokenizer-helpers.ts';
@@ -152,12 +153,13 @@ function countAll(chunks: Array<{ buf: Buffer; length: number }>, specials: stri
   return out;
 }
 
+/** The units the cut stage's cutter makes for counting (as train-bpe cuts), as buffers with their lengths. */
 function rechunk(data: Buffer, chunkBytes: number, specials: string[], pushSize: number): Array<{ buf: Buffer; length: number }> {
-  const rc = new SafeRechunker(chunkBytes, specials);
-  const chunks = [];
-  for (let i = 0; i < data.length; i += pushSize) chunks.push(...rc.push(data.subarray(i, i + pushSize)));
-  chunks.push(...rc.end());
-  return chunks;
+  const rc = new SafeCutter({ findCut: safeCutFinder(new SpecialMatcher(specials)), unitBytes: chunkBytes, maxHeldBytes: Number.POSITIVE_INFINITY, purpose: 'test' });
+  const units = [];
+  for (let i = 0; i < data.length; i += pushSize) units.push(...rc.push('t', i, data.subarray(i, i + pushSize)));
+  units.push(...rc.end('t', data.length));
+  return units.map((u) => ({ buf: Buffer.from(u.data.buffer, u.data.byteOffset, u.data.buffer.byteLength - u.data.byteOffset), length: u.data.length }));
 }
 
 test('rechunked text: parts concatenate to the input and counts equal whole-text counts', () => {
@@ -190,7 +192,8 @@ test('a long single-line input without special tokens is counted in bounded chun
   const chunkBytes = 64 << 10;
   const chunks = rechunk(data, chunkBytes, [], 1 << 20);
   assert.ok(chunks.length >= data.length / chunkBytes);
-  assert.ok(Math.max(...chunks.map((c) => c.buf.length)) <= chunkBytes + 8, 'a chunk buffer grew past the chunk size');
+  assert.ok(Math.max(...chunks.map((c) => c.length)) <= chunkBytes, 'a unit grew past the unit size');
+  assert.ok(Math.max(...chunks.map((c) => c.buf.length)) <= (1 << 20) + 8, 'a unit buffer grew past the pushed piece');
   assert.deepEqual(countAll(chunks, []), countAll([{ buf: data, length: data.length }], []));
 });
 

@@ -58,10 +58,10 @@ describe('token files', () => {
       const path = join(tmp, `v${vocab}`, 'train.bin');
       const w = new TokenFileWriter(path, info(vocab));
       // Pieces of every kind: typed arrays of either width, plain arrays, empty.
-      await w.write(Uint32Array.from(ids.slice(0, 5000)), 10);
-      await w.write([], 5);
-      await w.write(ids.slice(5000, 12000), 20);
-      await w.write(vocab <= 65536 ? Uint16Array.from(ids.slice(12000)) : Uint32Array.from(ids.slice(12000)), 30);
+      await w.write(Uint32Array.from(ids.slice(0, 5000)), { sourceBytes: 10 });
+      await w.write([], { sourceBytes: 5 });
+      await w.write(ids.slice(5000, 12000), { sourceBytes: 20 });
+      await w.write(vocab <= 65536 ? Uint16Array.from(ids.slice(12000)) : Uint32Array.from(ids.slice(12000)), { sourceBytes: 30 });
       assert.equal(existsSync(path), false, 'nothing under the final name before close');
       const meta = await w.close();
       assert.equal(meta.tokens, ids.length);
@@ -92,7 +92,7 @@ describe('token files', () => {
     // Typed arrays take the specialised check: the first id out of range is named.
     await assert.rejects(w.write(Uint16Array.of(5, 50257, 7)), /token id 50257 at index 1 /);
     await assert.rejects(w.write(Uint32Array.of(5, 6, 90000)), /token id 90000 at index 2 /);
-    await w.write(Uint16Array.of(50256, 0), 0, true);
+    await w.write(Uint16Array.of(50256, 0), { fromEncoder: true });
     w.abort();
     assert.equal(existsSync(path), false);
     assert.deepEqual(readdirSync(join(tmp, 'bad')), [], 'the temporary file is removed');
@@ -101,10 +101,10 @@ describe('token files', () => {
   it('replacing a file: the old one stays intact until close, then data and sidecar change together', async () => {
     const path = join(tmp, 'replace.bin');
     const w1 = new TokenFileWriter(path, info(300));
-    await w1.write([1, 2, 3], 3);
+    await w1.write([1, 2, 3], { sourceBytes: 3 });
     await w1.close();
     const w2 = new TokenFileWriter(path, info(300));
-    await w2.write([4, 5], 2);
+    await w2.write([4, 5], { sourceBytes: 2 });
     assert.deepEqual(Array.from(new TokenFileReader(path).readAll()), [1, 2, 3]);
     await w2.close();
     const r = new TokenFileReader(path);

@@ -19,7 +19,9 @@ import { BYTE_TO_UNICODE, bytesToUnicode } from '../src/tokenizer/byte-unicode.t
 import { learnMerges } from '../src/tokenizer/bpe-merge.ts';
 import { BpeMerger, MergeTable } from '../src/tokenizer/bpe-encode-merge.ts';
 import { trainBpe } from '../src/tokenizer/bpe-train.ts';
-import { NoSafeCutError, SafeRechunker } from '../src/tokenizer/chunking.ts';
+import { SafeCutter } from '../src/stages/cut.ts';
+import { safeCutFinder } from '../src/tokenizer/chunking.ts';
+import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
 import {
   huggingFaceJson, huggingFaceJsonBytes, mergesTxt, mergesTxtBytes, vocabJson, vocabJsonBytes, writeTokenizerDir, type TokenizerData,
@@ -175,12 +177,12 @@ describe('long runs without whitespace: exact results', () => {
 
   test('the chunker refuses a stretch past its limit, naming where the stretch starts', () => {
     const prefix = Buffer.from('hello world. '.repeat(100));
-    const rc = new SafeRechunker(256, [EOT], 4096);
+    const rc = new SafeCutter({ findCut: safeCutFinder(new SpecialMatcher([EOT])), unitBytes: 256, maxHeldBytes: 4096, purpose: 'train on it exactly' });
     let out = 0;
     assert.throws(() => {
-      for (const c of rc.push(prefix)) out += c.length;
-      for (const c of rc.push(Buffer.alloc(10000, 0x61))) out += c.length;
-    }, (e: unknown) => e instanceof NoSafeCutError && e.offset === prefix.length - 1 && e.limit === 4096);
+      for (const c of rc.push('corpus.txt', 0, prefix)) out += c.data.length;
+      for (const c of rc.push('corpus.txt', prefix.length, Buffer.alloc(10000, 0x61))) out += c.data.length;
+    }, (e: unknown) => e instanceof UserError && !e.message.includes('\n') && new RegExp(`^corpus\\.txt: from byte ${prefix.length - 1}, more than 0\\.004 MB`).test(e.message));
     assert.equal(out, prefix.length - 1);
   });
 });

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveInputs, readInputs } from '../src/stream/read.ts';
-import { rechunk } from '../src/stream/rechunk.ts';
+import { byteRange, resolveInputs, readInputs } from '../src/stream/read.ts';
+import { cutUnits } from '../src/stages/cut.ts';
+import { ownedBytes, type Unit } from '../src/stages/items.ts';
 import { OrderedPool } from '../src/stream/pool.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 
@@ -41,34 +42,59 @@ test('readInputs streams whole files in bounded chunks', async () => {
   assert.equal(chunks.filter((c) => c.last).length, 2);
 });
 
-test('rechunk cuts only where findCut allows and loses nothing', async () => {
-  const text = Buffer.from('alpha beta|gamma delta|epsilon|zeta eta theta|'.repeat(50));
-  const src = async function* () {
-    for (let i = 0; i < text.length; i += 7) {
-      yield { file: 'f', offset: i, data: text.subarray(i, Math.min(text.length, i + 7)), last: false };
-    }
-    yield { file: 'f', offset: text.length, data: Buffer.alloc(0), last: true };
-  };
-  const cutAfterBar = (b: Buffer): number => b.lastIndexOf(0x7c) + 1;
-  const units = await collect(rechunk({ findCut: cutAfterBar })(src()));
-  assert.deepEqual(Buffer.concat(units.map((u) => u.data)), text);
-  units.forEach((u, i) => {
-    assert.equal(u.seq, i);
-    assert.equal(text.subarray(u.offset, u.offset + u.data.length).equals(u.data), true);
-    if (i < units.length - 1) assert.equal(u.data.at(-1), 0x7c);
-  });
+test('readInputs reads only a byte range of a file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lmpipe-read-'));
+  const data = Buffer.from(Array.from({ length: 5000 }, (_, i) => 97 + (i % 26)));
+  writeFileSync(join(dir, 'a.txt'), data);
+  const [file] = await resolveInputs([join(dir, 'a.txt')]);
+  for (const [start, end, chunk] of [[0, 5000, 64], [10, 20, 4], [1234, 4321, 1000], [4999, 9999, 10], [3000, 3000, 10]]) {
+    const chunks = await collect(readInputs([byteRange(file, start, end)], chunk));
+    assert.deepEqual(Buffer.concat(chunks.map((c) => c.data)), data.subarray(start, Math.min(end, 5000)), `range ${start}-${end}`);
+    assert.equal(chunks[0].offset, Math.min(start, 5000));
+    assert.equal(chunks.at(-1)?.last, true);
+    assert.equal(chunks.filter((c) => c.last).length, 1);
+  }
+  assert.throws(() => byteRange({ path: '-', size: -1 }, 0, 10), /stdin/);
 });
 
-test('rechunk forces a cut past maxCarryBytes and reports it', async () => {
-  const forced: number[] = [];
-  const src = async function* () {
-    for (let i = 0; i < 10; i++) yield { file: 'f', offset: i * 10, data: Buffer.alloc(10, 97), last: false };
-    yield { file: 'f', offset: 100, data: Buffer.alloc(0), last: true };
-  };
-  const units = await collect(rechunk({ findCut: () => 0, maxCarryBytes: 25, onForcedCut: (_f, o) => forced.push(o) })(src()));
-  assert.equal(Buffer.concat(units.map((u) => u.data)).length, 100);
-  assert.ok(forced.length > 0);
-  assert.ok(units.every((u) => u.data.length <= 30));
+/** Units of `text` read in pieces of `piece` bytes, as one input; each owns its buffer (items.ts), some with room in front. */
+async function* pieces(text: Buffer, piece: number): AsyncGenerator<Unit> {
+  let seq = 0;
+  for (let i = 0; i < text.length; i += piece) {
+    const part = text.subarray(i, Math.min(text.length, i + piece));
+    const room = seq % 3 === 0 ? 0 : 64;
+    const data = ownedBytes(room + part.length).subarray(room);
+    data.set(part);
+    yield { seq: seq++, file: 'f', offset: i, data, last: false };
+  }
+  yield { seq: seq++, file: 'f', offset: text.length, data: Buffer.alloc(0), last: true };
+}
+
+const ctx = { signal: new AbortController().signal, log: () => {}, warn: () => {}, count: () => {} };
+
+test('the cut stage cuts only where findCut allows, loses nothing, and owns its buffers', async () => {
+  const text = Buffer.from('alpha beta|gamma delta|epsilon|zeta eta theta|'.repeat(50));
+  const cutAfterBar = (b: Uint8Array, n: number) => ({ at: Buffer.from(b.buffer, b.byteOffset, n).lastIndexOf(0x7c) + 1, continues: false });
+  for (const [piece, unitBytes] of [[7, 16], [1000, 64], [1, 1], [5000, 5000]]) {
+    const stage = cutUnits({ findCut: cutAfterBar, unitBytes, maxHeldBytes: 1 << 20, purpose: 'test it' });
+    const units = await collect(stage.run(pieces(text, piece), ctx));
+    assert.deepEqual(Buffer.concat(units.map((u) => u.data)), text);
+    const buffers = new Set(units.map((u) => u.data.buffer));
+    assert.equal(buffers.size, units.length, 'each unit has a buffer of its own');
+    units.forEach((u, i) => {
+      assert.equal(u.seq, i);
+      assert.equal(text.subarray(u.offset, u.offset + u.data.length).equals(u.data), true);
+      if (i < units.length - 1) assert.equal(u.data.at(-1), 0x7c);
+      assert.equal(u.last, i === units.length - 1);
+    });
+  }
+});
+
+test('the cut stage refuses a stretch without a cut past maxHeldBytes, naming the input and offset', async () => {
+  const text = Buffer.from('ab|' + 'a'.repeat(100));
+  const findCut = (b: Uint8Array, n: number) => ({ at: Buffer.from(b.buffer, b.byteOffset, n).lastIndexOf(0x7c) + 1, continues: false });
+  const stage = cutUnits({ findCut, unitBytes: 4, maxHeldBytes: 25, purpose: 'test it' });
+  await assert.rejects(collect(stage.run(pieces(text, 10), ctx)), (e: unknown) => e instanceof UserError && /^f: from byte 3, more than/.test(e.message) && /test it/.test(e.message));
 });
 
 test('OrderedPool keeps order with out-of-order completion and bounds the window', async () => {
@@ -100,17 +126,17 @@ test('OrderedPool runs a real worker module on threads', async () => {
   await pool.close();
 });
 
-test('composeStages wires transforms and the pool with stream-chain, in order', async () => {
-  const { composeStages } = await import('../src/stream/compose.ts');
-  const pool = new OrderedPool<number, number>({ filename: 'unused', workers: 0, window: 4, inline: async (x) => { await new Promise((r) => setTimeout(r, x % 3)); return x + 1; } });
-  const double = async function* (src: AsyncIterable<unknown>) { for await (const x of src) { yield (x as number) * 2; } };
-  let pulled = 0;
-  const source = (function* () { for (let i = 0; i < 200; i++) { pulled++; yield i; } })();
-  const out: number[] = [];
-  for await (const x of composeStages<number>(source, [double, pool.stream()])) {
-    out.push(x);
-    if (out.length === 5) assert.ok(pulled < 100, `source should be pulled lazily, pulled ${pulled}`);
-  }
-  assert.deepEqual(out, Array.from({ length: 200 }, (_, i) => 2 * i + 1));
+test('OrderedPool with mainThreadHelps runs items on the calling thread until a thread has started, keeping order', async () => {
+  const pool = new OrderedPool<{ text: string }, number>({
+    filename: new URL('./fixtures/length-worker.ts', import.meta.url),
+    workers: 1,
+    inline: (x) => Buffer.byteLength(x.text),
+    mainThreadHelps: true,
+    probe: () => ({ text: '' }),
+  });
+  const input = Array.from({ length: 400 }, (_, i) => ({ text: 'é'.repeat(i % 37) }));
+  const out = await collect(pool.map(input));
+  assert.deepEqual(out, input.map((x) => Buffer.byteLength(x.text)));
+  assert.ok(pool.itemsOnMainThread > 0, 'the calling thread helped while the thread started');
   await pool.close();
 });

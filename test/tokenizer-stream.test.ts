@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ParallelEncoder, encodeByteChunks } from '../src/tokenizer/bpe-encode-parallel.ts';
+import { encodeFiles } from '../src/tokenizer/encode-files.ts';
 import { trainBpe } from '../src/tokenizer/bpe-train.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
-import { readInputs, resolveInputs } from '../src/stream/read.ts';
+import { resolveInputs } from '../src/stream/read.ts';
 import { Rng } from '../src/util/rng.ts';
 import { fixturePath } from '../src/util/shared-data.ts';
 import { sotuText } from './helpers/sotu.ts';
@@ -124,38 +124,22 @@ describe('streaming and parallel encoding', () => {
     writeFileSync(b, textB);
     const expected = [...tok.encodeToIds(textA), ...tok.encodeToIds(textB)];
     const files = await resolveInputs([a, b]);
-    for (const [workers, chunk] of [[0, 1 << 20], [0, 997], [1, 64 << 10], [2, 4096], [2, 1 << 20]]) {
+    for (const [workers, readBytes, unitBytes] of [[0, 1 << 20, 1 << 20], [0, 997, 1000], [1, 64 << 10, 4096], [2, 4096, 4096], [2, 1 << 20, 1 << 20], [2, 333, 1 << 16]]) {
       const got: number[] = [];
       let bytes = 0;
       const units: Array<{ file: string; offset: number }> = [];
-      for await (const u of encodeByteChunks(readInputs(files, chunk), tok.encoderSpec(), { workers })) {
+      await encodeFiles(files, tok.encoderSpec(), { workers, readBytes, unitBytes }, (u) => {
         assert.ok(u.ids instanceof Uint16Array);
         for (const id of u.ids) got.push(id);
         bytes += u.bytes;
         units.push({ file: u.file, offset: u.offset });
-      }
+      });
+      const what = `workers ${workers}, read ${readBytes}, unit ${unitBytes}`;
       assert.equal(bytes, Buffer.byteLength(textA) + Buffer.byteLength(textB));
-      assert.equal(got.length, expected.length, `workers ${workers}, chunk ${chunk}`);
-      assert.deepEqual(got, expected, `workers ${workers}, chunk ${chunk}`);
-      if (chunk < 5000) assert.ok(units.length > 50, `small read chunks give many units (${units.length})`);
-    }
-    // encodeFiles reads the files itself (staging buffer, recycled unit and ids buffers): same ids.
-    for (const [workers, unitBytes] of [[0, 1000], [2, 4096], [2, 1 << 20]]) {
-      const pool = new ParallelEncoder(tok.encoderSpec(), { workers });
-      try {
-        for (const reuseIds of [false, true]) {
-          const got: number[] = [];
-          let offsetB = -1;
-          for await (const u of pool.encodeFiles(files, unitBytes, { reuseIds })) {
-            for (const id of u.ids) got.push(id);
-            if (u.file === b && offsetB < 0) offsetB = u.offset;
-          }
-          assert.equal(offsetB, 0, 'the second file starts its own units');
-          assert.deepEqual(got, expected, `encodeFiles: workers ${workers}, unit ${unitBytes}, reuseIds ${reuseIds}`);
-        }
-      } finally {
-        await pool.close();
-      }
+      assert.equal(got.length, expected.length, what);
+      assert.deepEqual(got, expected, what);
+      if (unitBytes < 5000) assert.ok(units.length > 50, `small units give many (${units.length})`);
+      assert.equal(units.find((u) => u.file === b)?.offset, 0, 'the second file starts its own units');
     }
   });
 });
@@ -184,19 +168,11 @@ describe('chunked encoding with special tokens inside longer ones (a small train
     writeFileSync(path, text);
     const files = await resolveInputs([path]);
     for (const chunk of [1, 2, 3, 5, 8, 13, 21, 34]) {
-      const got: number[] = [];
-      for await (const u of encodeByteChunks(readInputs(files, chunk), tok.encoderSpec(), { workers: 0 })) got.push(...u.ids);
-      assert.deepEqual(got, expected, `read chunks of ${chunk} bytes`);
-    }
-    const pool = new ParallelEncoder(tok.encoderSpec(), { workers: 0 });
-    try {
       for (const unitBytes of [1, 7, 40]) {
         const got: number[] = [];
-        for await (const u of pool.encodeFiles(files, unitBytes)) got.push(...u.ids);
-        assert.deepEqual(got, expected, `encodeFiles, units of ${unitBytes} bytes`);
+        await encodeFiles(files, tok.encoderSpec(), { workers: 0, readBytes: chunk, unitBytes }, (u) => { got.push(...u.ids); });
+        assert.deepEqual(got, expected, `read chunks of ${chunk} bytes, units of ${unitBytes}`);
       }
-    } finally {
-      await pool.close();
     }
   });
 });

@@ -9,7 +9,7 @@
  * the caller, which has loaded src/backends/registry.ts anyway.
  */
 import { availableParallelism } from 'node:os';
-import type { NumberOption, StringListOption, StringOption } from './define.ts';
+import type { BooleanOption, NumberOption, StringListOption, StringOption } from './define.ts';
 
 /** `--input GLOB` (-i): text files as fast-glob patterns, repeatable, `-` for stdin (src/stream/read.ts). */
 export const inputOption = {
@@ -64,3 +64,15 @@ export function backendOverrideOption<N extends string>(names: readonly N[], inh
     type: 'string', choices: names, placeholder: 'NAME', description: 'TensorFlow.js backend', helpDefault: inherited,
   } as const satisfies StringOption;
 }
+
+/**
+ * The document stages' flags (filter-docs, dedup-docs; src/stages/), offered
+ * by every pipeline that reads corpora. All off by default.
+ */
+export const documentOptions = {
+  minDocBytes: { type: 'int', default: 0, min: 0, placeholder: 'N', description: 'drop documents shorter than N bytes' },
+  keepRegex: { type: 'string', placeholder: 'RE', description: 'keep only documents matching this JavaScript regular expression' },
+  dropRegex: { type: 'string', placeholder: 'RE', description: 'drop documents matching this JavaScript regular expression' },
+  dedup: { type: 'boolean', description: 'drop exact duplicate documents (the first is kept)' },
+  dedupMaxMb: { type: 'number', default: 256, min: 1, placeholder: 'N', description: 'memory for the --dedup hash table in MB' },
+} as const satisfies Record<string, StringOption | NumberOption | BooleanOption>;

@@ -5,7 +5,7 @@
  * `unitDocuments` and put the kept documents back with `joinDocuments`, so a
  * unit whose documents are all kept comes out byte-identical.
  */
-import type { Unit } from './items.ts';
+import { ownedConcat, ownedCopy, type Unit } from './items.ts';
 
 /** One document of a unit: `[start, end)` of its text, and whether the separator follows it. */
 export interface DocSpan {
@@ -98,7 +98,7 @@ export async function* wholeDocuments(source: AsyncIterable<Unit>, separator: Ui
   let partsOffset = 0;
   let partsIndex: number | undefined;
   let seq = 0;
-  const joined = (tail: Uint8Array): Uint8Array => (parts.length === 0 ? tail : Buffer.concat([...parts, tail]));
+  const joined = (tail: Uint8Array): Uint8Array => (parts.length === 0 ? tail : ownedConcat([...parts, tail]));
   for await (const u of source) {
     if (parts.length === 0 && !u.continues) { yield { ...u, seq: seq++ }; continue; }
     const cut = u.continues ? lastDocumentEnd(u.data, separator) : u.data.length;
@@ -116,7 +116,8 @@ export async function* wholeDocuments(source: AsyncIterable<Unit>, separator: Ui
       partsOffset = u.offset;
       partsIndex = u.docIndex;
     }
-    parts.push(u.data.subarray(cut));
+    // A copy: the head went on in its unit, which owns u.data's buffer.
+    parts.push(ownedCopy(u.data.subarray(cut)));
   }
   if (parts.length > 0) throw new Error('wholeDocuments: the stream ended inside a continued document');
 }

@@ -1,8 +1,16 @@
 /**
  * The items that flow between stages. Each is owned by the stage that
  * receives it: the sender never touches an item's buffers again.
+ *
+ * Ownership of bytes: a unit owns the whole ArrayBuffer under its `data`
+ * (no other item, and no stage, keeps a view of it), so the stage that
+ * receives it may move that ArrayBuffer to a worker thread, or write into
+ * its bytes outside `data` (the cut stage puts its carried tail in front of
+ * a read chunk's bytes instead of copying the chunk). Stages make new bytes
+ * with `ownedBytes`/`ownedCopy` (never Node's pooled small Buffers, whose
+ * ArrayBuffer is shared) and copy out a part of a unit they keep.
  */
-import type { TokenIds } from '../tokenizer/bpe-encode-chunk.ts';
+import type { TokenIds } from '../tokenizer/bpe-encode-unit.ts';
 
 /** Raw bytes of one input, in order; `last` marks the end of that input. */
 export interface Chunk {
@@ -50,4 +58,27 @@ export interface Ids {
   bytes: number;
   file: string;
   offset: number;
+}
+
+/** `n` bytes in an ArrayBuffer of their own, not zero-filled (for bytes that are written before they are read). */
+export function ownedBytes(n: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+/** A copy of `data` in an ArrayBuffer of its own. */
+export function ownedCopy(data: Uint8Array): Uint8Array {
+  const out = ownedBytes(data.length);
+  out.set(data);
+  return out;
+}
+
+/** The concatenation of `parts` in an ArrayBuffer of its own. */
+export function ownedConcat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = ownedBytes(n);
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
 }

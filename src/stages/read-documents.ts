@@ -16,7 +16,9 @@
 import type { Stage } from '../pipeline/stage.ts';
 import { readInputs, totalSize, type InputFile } from '../stream/read.ts';
 import { endedDocuments, lastDocumentEnd, partialSeparatorLength } from './documents.ts';
-import type { Unit } from './items.ts';
+import { ownedConcat, ownedCopy, type Unit } from './items.ts';
+
+const EMPTY = new Uint8Array(0);
 
 export interface ReadDocumentsOptions {
   files: readonly InputFile[];
@@ -38,8 +40,8 @@ export function readDocuments(o: ReadDocumentsOptions): Stage<void, Unit> {
       let seq = 0;
       let docIndex = 0;
       let inDoc = false;
-      let held: Buffer = Buffer.alloc(0);
-      const unit = (file: string, offset: number, data: Buffer, last: boolean, continues: boolean): Unit => {
+      let held: Uint8Array = EMPTY;
+      const unit = (file: string, offset: number, data: Uint8Array, last: boolean, continues: boolean): Unit => {
         const u: Unit = { seq: seq++, file, offset, data, last, docIndex, ...(continues ? { continues } : {}) };
         const r = endedDocuments(data, sep, inDoc, continues);
         docIndex += r.ended;
@@ -47,20 +49,22 @@ export function readDocuments(o: ReadDocumentsOptions): Stage<void, Unit> {
         return u;
       };
       for await (const chunk of readInputs(o.files, o.chunkBytes)) {
-        const buf = held.length > 0 ? Buffer.concat([held, chunk.data]) : chunk.data;
+        const buf = held.length > 0 ? ownedConcat([held, chunk.data]) : chunk.data;
         const base = chunk.offset - held.length;
-        held = Buffer.alloc(0);
+        held = EMPTY;
         if (chunk.last) {
           if (buf.length > 0 || inDoc) yield unit(chunk.file, base, buf, true, false);
           continue;
         }
+        // Each unit out owns its buffer: what stays behind, or goes out as a second unit, is copied first.
         const cut = lastDocumentEnd(buf, sep);
+        let tail = cut > 0 ? ownedCopy(buf.subarray(cut)) : buf;
         if (cut > 0) yield unit(chunk.file, base, buf.subarray(0, cut), false, false);
-        let tail = buf.subarray(cut);
         if (tail.length >= o.chunkBytes) {
           const piece = tail.length - partialSeparatorLength(tail, sep);
+          const rest = ownedCopy(tail.subarray(piece));
           if (piece > 0) yield unit(chunk.file, base + cut, tail.subarray(0, piece), false, true);
-          tail = tail.subarray(piece);
+          tail = rest;
         }
         held = tail;
       }

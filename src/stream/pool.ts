@@ -1,10 +1,19 @@
 /**
- * The worker-pool stage: runs a task per item on a piscina thread pool and
- * emits results in input order. At most `window` items are in flight, and the
- * stage stops pulling its source while the window is full, so memory stays
+ * The one worker pool: runs a task per item on piscina threads and hands the
+ * results back in input order. At most `window` items are in flight, and
+ * `map` stops pulling its source while the window is full, so memory stays
  * bounded and backpressure reaches the reader.
+ *
+ * Start-up: a thread loads its module and data (the tokenizer's tables)
+ * before its first task, which takes a moment (much longer under tsx's
+ * loader, see `workerExecArgv`). With `mainThreadHelps` the calling thread
+ * runs an item itself whenever no started thread is idle, so a slow start
+ * never stalls the run and small inputs never wait for threads at all;
+ * without it, `warmUp()` starts every thread up front (so timing can leave
+ * start-up out) and items wait for a free thread.
  */
-import { Transform } from 'node:stream';
+import { createRequire } from 'node:module';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 
 export interface OrderedPoolOptions<I, O> {
@@ -12,27 +21,98 @@ export interface OrderedPoolOptions<I, O> {
   filename: string | URL;
   /** Threads; 0 runs `inline` on the main thread instead. */
   workers: number;
-  /** Max items in flight; default 2 per worker (at least 2). */
+  /** Max items in flight; default 2 per worker (at least 2); with `mainThreadHelps`, 2 per worker + 4 (results the calling thread made wait there for earlier ones). */
   window?: number;
-  /** The same task as a function, used when workers = 0 (and for tests). */
+  /** The same task as a function: used when workers = 0, and by the main thread when it helps. */
   inline?: (item: I) => O | Promise<O>;
   /** Buffers to transfer (not copy) to the worker for an item. */
   transfer?: (item: I) => ArrayBufferLike[];
   /** Extra data for each worker at start-up (e.g. the tokenizer's tables). */
   workerData?: unknown;
+  /** Run an item on the calling thread when no started thread is idle (needs `inline`). */
+  mainThreadHelps?: boolean;
+  /** A cheap item each thread runs once at start: when it returns, the thread counts as started. */
+  probe?: () => I;
 }
 
-/** A pool usable both as an async-iterable transform and as a Node stream. */
+const TSX_ARG = /(^|[\\/])tsx([\\/]|$)|[\\/]tsx[\\/]dist[\\/]/;
+
+/** True when this Node strips TypeScript types itself (22.18+, 23.6+). */
+function nativeTypeScript(): boolean {
+  const f = (process.features as { typescript?: unknown }).typescript;
+  return typeof f === 'string' && f !== 'false';
+}
+
+/**
+ * Node flags for the worker threads, or undefined to inherit this process's.
+ * Under tsx's ESM loader every worker would start its own loader hooks, which
+ * costs about a second per thread. Workers do not need them: piscina loads
+ * the worker module with require(), which Node's own type stripping handles,
+ * and otherwise tsx's much lighter require hook (tsx/cjs).
+ */
+export function workerExecArgv(): string[] | undefined {
+  const argv = process.execArgv;
+  const kept: string[] = [];
+  let usesTsx = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if ((a === '--import' || a === '--require' || a === '-r' || a === '--loader' || a === '--experimental-loader')
+      && TSX_ARG.test(argv[i + 1] ?? '')) {
+      usesTsx = true;
+      i++;
+      continue;
+    }
+    if (/^--(import|require|loader|experimental-loader)=/.test(a) && TSX_ARG.test(a.slice(a.indexOf('=') + 1))) {
+      usesTsx = true;
+      continue;
+    }
+    kept.push(a);
+  }
+  if (!usesTsx) return undefined;
+  if (nativeTypeScript()) return kept;
+  try {
+    return [...kept, '--require', createRequire(import.meta.url).resolve('tsx/cjs')];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when worker threads start slowly here (TypeScript compiled per thread by tsx). */
+export function slowWorkerStart(): boolean {
+  return !nativeTypeScript() && workerExecArgv() !== undefined;
+}
+
+/**
+ * How many threads pay off for an input of `bytes` (-1: unknown, e.g.
+ * stdin) when each thread needs `bytesPerWorker` to earn its start-up: one
+ * per that many bytes, at most one per core. Starting a thread costs about
+ * 40 ms with Node's own type stripping but 0.3-0.5 s of CPU under tsx.
+ */
+export function autoWorkers(bytes: number, cores: number, slowStart = slowWorkerStart()): number {
+  if (bytes < 0) return cores;
+  const bytesPerWorker = slowStart ? 96 << 20 : 16 << 20;
+  return Math.max(0, Math.min(cores, Math.floor(bytes / bytesPerWorker)));
+}
+
+type TransferList = NonNullable<Parameters<Piscina['run']>[1]> extends { transferList?: infer T } ? T : never;
+
+/** An ordered, bounded pool of worker threads (or the calling thread when `workers` is 0). */
 export class OrderedPool<I, O> {
   readonly #pool: Piscina | null;
   readonly #inline: ((item: I) => O | Promise<O>) | undefined;
   readonly #window: number;
   readonly #transfer: ((item: I) => ArrayBufferLike[]) | undefined;
+  readonly #helps: boolean;
+  #ready = 0;
+  #busy = 0;
+  #onMain = 0;
 
   constructor(opts: OrderedPoolOptions<I, O>) {
     this.#inline = opts.inline;
     this.#transfer = opts.transfer;
-    this.#window = opts.window ?? Math.max(2, 2 * opts.workers);
+    this.#helps = opts.mainThreadHelps === true && opts.workers > 0;
+    if ((opts.workers === 0 || this.#helps) && !opts.inline) throw new Error('OrderedPool: workers = 0 or mainThreadHelps needs an inline task');
+    this.#window = opts.window ?? (this.#helps ? 2 * opts.workers + 4 : Math.max(2, 2 * opts.workers));
     if (opts.workers > 0) {
       this.#pool = new Piscina({
         filename: opts.filename instanceof URL ? opts.filename.href : opts.filename,
@@ -40,58 +120,71 @@ export class OrderedPool<I, O> {
         maxThreads: opts.workers,
         idleTimeout: 1000,
         workerData: opts.workerData,
+        execArgv: workerExecArgv(),
       });
+      // A thread that fails to start is reported to its task as well; that rejection is what counts.
+      this.#pool.on('error', () => {});
+      if (this.#helps) {
+        // A thread counts as started when its probe returns; one that cannot start is never used.
+        const probe = opts.probe ?? (() => { throw new Error('OrderedPool: mainThreadHelps needs a probe'); });
+        for (let i = 0; i < opts.workers; i++) this.#pool.run(probe()).then(() => { this.#ready++; }, () => {});
+      }
     } else {
-      if (!opts.inline) throw new Error('OrderedPool: workers = 0 needs an inline task');
       this.#pool = null;
     }
   }
 
-  /** Runs one item. */
+  /** Items the calling thread ran itself while helping. */
+  get itemsOnMainThread(): number {
+    return this.#onMain;
+  }
+
+  /** Runs one item on a thread (or inline when there are none). */
   run(item: I): Promise<O> {
     if (this.#pool) {
-      const transferList = this.#transfer?.(item) as Parameters<Piscina['run']>[1] extends { transferList?: infer T } ? T : never;
+      const transferList = this.#transfer?.(item) as TransferList | undefined;
       return this.#pool.run(item, transferList ? { transferList } : undefined) as Promise<O>;
     }
     return Promise.resolve().then(() => (this.#inline as (item: I) => O | Promise<O>)(item));
   }
 
-  /** Ordered map over an async iterable with a bounded window. */
-  async *map(source: AsyncIterable<I> | Iterable<I>): AsyncGenerator<O> {
-    const inflight: Promise<O>[] = [];
-    try {
-      for await (const item of source) {
-        const p = this.run(item);
-        p.catch(() => {}); // surfaced when awaited in order
-        inflight.push(p);
-        if (inflight.length >= this.#window) yield await (inflight.shift() as Promise<O>);
-      }
-      while (inflight.length) yield await (inflight.shift() as Promise<O>);
-    } finally {
-      await Promise.allSettled(inflight);
-    }
+  /** Starts every thread and waits until each has run `item` (so later timing leaves start-up out). */
+  async warmUp(item: () => I): Promise<void> {
+    if (!this.#pool) return;
+    const n = this.#pool.options.maxThreads;
+    await Promise.all(Array.from({ length: 2 * n }, () => this.run(item())));
   }
 
-  /** The same as a Node object-mode Transform, for stream-chain pipelines. */
-  stream(): Transform {
-    const inflight: Promise<O>[] = [];
-    const pool = this;
-    return new Transform({
-      objectMode: true,
-      highWaterMark: 1,
-      transform(item: I, _enc, cb) {
-        const p = pool.run(item);
-        p.catch(() => {});
-        inflight.push(p);
-        if (inflight.length < pool.#window) { cb(); return; }
-        (inflight.shift() as Promise<O>).then((r) => { this.push(r); cb(); }, cb);
-      },
-      flush(cb) {
-        (async () => {
-          while (inflight.length) this.push(await (inflight.shift() as Promise<O>));
-        })().then(() => cb(), cb);
-      },
-    });
+  /**
+   * Ordered map over an async iterable with a bounded window: results are
+   * handed on in input order, each as soon as it and those before it are
+   * done; the source is not pulled while `window` items are in flight.
+   */
+  async *map(source: AsyncIterable<I> | Iterable<I>): AsyncGenerator<O> {
+    const inflight: Array<{ p: Promise<O>; done: boolean }> = [];
+    try {
+      for await (const item of source) {
+        let p: Promise<O>;
+        if (this.#helps && this.#busy >= this.#ready) {
+          // No started thread is idle: this thread runs the item now.
+          p = Promise.resolve((this.#inline as (item: I) => O | Promise<O>)(item));
+          this.#onMain++;
+        } else {
+          this.#busy++;
+          p = this.run(item).finally(() => { this.#busy--; });
+        }
+        const entry = { p, done: false };
+        p.then(() => { entry.done = true; }, () => { entry.done = true; }); // rejections surface when awaited in order
+        inflight.push(entry);
+        // Let probes and finished threads report before the next item.
+        if (this.#helps) await yieldToEventLoop();
+        if (inflight.length >= this.#window) yield await (inflight.shift() as { p: Promise<O> }).p;
+        while (inflight.length > 0 && inflight[0].done) yield await (inflight.shift() as { p: Promise<O> }).p;
+      }
+      while (inflight.length) yield await (inflight.shift() as { p: Promise<O> }).p;
+    } finally {
+      await Promise.allSettled(inflight.map((e) => e.p));
+    }
   }
 
   /** Stops the threads. */

@@ -8,11 +8,15 @@ import { isAbsolute, resolve } from 'node:path';
 import fg from 'fast-glob';
 import { UserError } from '../pipeline/errors.ts';
 
-/** One input: a file, or stdin (`path === '-'`, size unknown). */
+/** One input: a file, or stdin (`path === '-'`, size unknown), or a byte range of a file. */
 export interface InputFile {
   path: string;
-  /** Bytes, or -1 for stdin. */
+  /** Bytes to read (the file's size, or the range's length), or -1 for stdin. */
   size: number;
+  /** First byte to read (default 0). */
+  start?: number;
+  /** End of the range, exclusive (default: the end of the file). */
+  end?: number;
 }
 
 /** A piece of one input's bytes, in order. `last` marks the end of that input. */
@@ -81,10 +85,20 @@ export function totalSize(files: readonly InputFile[]): number {
   return t;
 }
 
+/** The byte range `[start, end)` of a file as an input (`end` past the file's end reads to its end). */
+export function byteRange(file: InputFile, start: number, end: number): InputFile {
+  if (file.path === '-') throw new UserError('a byte range of stdin cannot be read: pass a file');
+  const s = Math.max(0, Math.min(start, file.size));
+  const e = Math.max(s, Math.min(end, file.size));
+  return { path: file.path, size: e - s, start: s, end: e };
+}
+
 /**
- * Streams every input's bytes in chunks of about `chunkBytes`; memory held
- * is one chunk. A file that vanishes or fails mid-read is a UserError naming
- * it and the offset.
+ * Streams every input's bytes in chunks of about `chunkBytes` (a byte range
+ * reads only its range); memory held is one chunk. The reader of every
+ * pipeline. Each chunk owns its ArrayBuffer, with CHUNK_HEADROOM free bytes
+ * in front of its data. A file that vanishes or fails mid-read is a
+ * UserError naming it and the offset.
  */
 export async function* readInputs(files: readonly InputFile[], chunkBytes = 4 << 20): AsyncGenerator<ByteChunk> {
   for (const f of files) {
@@ -99,23 +113,25 @@ export async function* readInputs(files: readonly InputFile[], chunkBytes = 4 <<
       throw new UserError(`cannot open input file ${f.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (was it removed after the run started?)`);
     }
     try {
-      let offset = 0;
+      let offset = f.start ?? 0;
+      const end = f.end ?? Number.POSITIVE_INFINITY;
       for (;;) {
-        const buf = Buffer.allocUnsafe(chunkBytes);
-        let n: number;
+        const want = Math.min(chunkBytes, end - offset);
+        const buf = chunkBuffer(chunkBytes);
+        let n = 0;
         try {
-          ({ bytesRead: n } = await handle.read(buf, 0, chunkBytes, offset));
+          if (want > 0) ({ bytesRead: n } = await handle.read(buf, 0, want, offset));
         } catch (e) {
           throw new UserError(`read error in ${f.path} at byte ${offset}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }
         if (n === 0) {
-          yield { file: f.path, offset, data: Buffer.alloc(0), last: true };
+          yield { file: f.path, offset, data: buf.subarray(0, 0), last: true };
           break;
         }
         const data = n === chunkBytes ? buf : buf.subarray(0, n);
         const nextOffset = offset + n;
-        // Peek for EOF cheaply: a short read means we are at the end.
-        const last = n < chunkBytes;
+        // Peek for EOF cheaply: a short read means we are at the end (or the range's).
+        const last = n < chunkBytes || nextOffset >= end;
         yield { file: f.path, offset, data, last };
         offset = nextOffset;
         if (last) break;
@@ -126,6 +142,29 @@ export async function* readInputs(files: readonly InputFile[], chunkBytes = 4 <<
   }
 }
 
+/**
+ * Bytes kept free in front of every chunk's data, in the same ArrayBuffer:
+ * the cut stage puts the tail it carries from the previous chunk there, so
+ * the chunk's bytes are never copied (see stages/cut.ts).
+ */
+export const CHUNK_HEADROOM = 4096;
+
+/**
+ * A chunk buffer: `n` bytes (not zero-filled) after CHUNK_HEADROOM free ones,
+ * in an ArrayBuffer of its own (never Node's shared pool), so the chunk
+ * owns it and a stage may move it to a worker thread.
+ */
+function chunkBuffer(n: number): Buffer {
+  return Buffer.allocUnsafeSlow(CHUNK_HEADROOM + n).subarray(CHUNK_HEADROOM);
+}
+
+function concatChunk(parts: readonly Buffer[], n: number): Buffer {
+  const out = chunkBuffer(n);
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
 async function* readStdin(chunkBytes: number): AsyncGenerator<ByteChunk> {
   let offset = 0;
   let pending: Buffer[] = [];
@@ -134,13 +173,12 @@ async function* readStdin(chunkBytes: number): AsyncGenerator<ByteChunk> {
     pending.push(part);
     pendingBytes += part.length;
     if (pendingBytes >= chunkBytes) {
-      const data = Buffer.concat(pending);
+      const data = concatChunk(pending, pendingBytes);
       pending = [];
       pendingBytes = 0;
       yield { file: '-', offset, data, last: false };
       offset += data.length;
     }
   }
-  const data = Buffer.concat(pending);
-  yield { file: '-', offset, data, last: true };
+  yield { file: '-', offset, data: concatChunk(pending, pendingBytes), last: true };
 }

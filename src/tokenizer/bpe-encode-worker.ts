@@ -1,40 +1,24 @@
 /**
- * Piscina worker for parallel encoding: builds the encoder once from the
+ * Piscina worker for the encode stage: builds the encoder once from the
  * tables passed as `workerData` (an `EncoderSpec`), then encodes each work
- * unit it is given. The ids are moved back, and so is the input buffer, for
- * the main thread to reuse; the ids go into a recycled buffer when the task
- * brings one. No buffer is left behind as garbage here, which keeps each
- * worker's memory flat however much text goes through.
+ * unit it is given. The unit's bytes arrive moved (not copied); the ids go
+ * back moved too.
  */
-import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
+import { move, workerData } from 'piscina';
+import { isMainThread } from 'node:worker_threads';
 import { BpeEncoder, type EncoderSpec } from './bpe-encode.ts';
-import { encodeChunk, type TokenIds } from './bpe-encode-chunk.ts';
+import { encodeUnit, type TokenIds } from './bpe-encode-unit.ts';
 
-const encoder = new BpeEncoder(workerData as EncoderSpec);
+const encoder = isMainThread ? null : new BpeEncoder(workerData as EncoderSpec);
 
-/** One work unit: UTF-8 bytes cut at a safe boundary, and optionally a buffer to write the ids into. */
+/** One work unit: UTF-8 bytes cut at a safe boundary. */
 export interface EncodeTask {
-  input: Uint8Array;
-  out: ArrayBuffer | null;
-}
-
-/** What a task returns: the ids, and the input bytes handed back for reuse. */
-export interface EncodeResult {
-  ids: TokenIds;
-  input: Uint8Array;
+  data: Uint8Array;
 }
 
 /** Encodes one work unit. */
-export default function encodeTask(task: EncodeTask): EncodeResult {
-  const ids = encodeChunk(encoder, task.input, task.out);
-  const input = task.input;
-  const result = {
-    get [transferableSymbol](): ArrayBufferLike[] {
-      return [ids.buffer, input.buffer];
-    },
-    get [valueSymbol](): EncodeResult {
-      return { ids, input };
-    },
-  };
-  return move(result as never) as unknown as EncodeResult;
+export default function encodeTask(task: EncodeTask): TokenIds {
+  // The unit's buffer was moved here: the ids go back in it.
+  const ids = encodeUnit(encoder as BpeEncoder, task.data, true);
+  return move(ids as never) as unknown as TokenIds;
 }

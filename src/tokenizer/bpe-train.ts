@@ -5,16 +5,23 @@
  * the most frequent adjacent pair (ties: the lexicographically greater pair of
  * byte strings). Vocab ids: special tokens, then the 256 bytes, then merges.
  *
- * The corpus is streamed in chunks cut at safe positions (chunking.ts) and
- * counted on worker threads; the merge loop is incremental (bpe-merge.ts).
+ * Counting is a chain of stages (read → cut at safe positions → count on
+ * worker threads → tally; see stages/), so the train-bpe pipeline can put
+ * document stages in it; the merge loop that follows is incremental
+ * (bpe-merge.ts).
  */
-import { open } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { UserError } from '../pipeline/errors.ts';
-import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES, NoSafeCutError, SafeRechunker, longStretchMessage, type SafeChunk } from './chunking.ts';
+import { chain, runChain, type Stage, type StageReport } from '../pipeline/stage.ts';
+import { countPretokens, tallyCounts, type StreamCounts } from '../stages/count-pretokens.ts';
+import { cutUnits } from '../stages/cut.ts';
+import type { Unit } from '../stages/items.ts';
+import { readFiles } from '../stages/read.ts';
+import { autoWorkers } from '../stream/pool.ts';
+import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES, safeCutFinder } from './chunking.ts';
 import { learnMerges } from './bpe-merge.ts';
-import { autoWorkers, countStream } from './pretoken-count-parallel.ts';
+import { SpecialMatcher } from './special-split.ts';
 
 /** A part of a streamed input; `last` ends one document source (e.g. a file). */
 export interface InputPart {
@@ -85,6 +92,8 @@ export interface TrainBpeStats {
   chunks: number;
   /** Chunks the main thread counted itself (while threads were busy or starting). */
   chunksOnMainThread: number;
+  /** The counting chain's per-stage time and counts (read, cut, count, tally, and any document stages). */
+  stages: Record<string, StageReport>;
   timeMs: { count: number; merge: number; total: number };
   /** CPU time of the whole process (all threads) per phase; on a busy machine wall time is higher. */
   cpuMs: { count: number; merge: number };
@@ -144,63 +153,57 @@ function fileSize(path: string): number {
   }
 }
 
-async function* fileParts(path: string, readBytes: number): AsyncGenerator<InputPart> {
-  yield { data: new Uint8Array(0), file: path };
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (e) {
-    throw new UserError(`cannot open training input ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; check the path`);
+/** The read stage for a `BpeInput`: files are read by the one reader; bytes and streams become units. */
+export function bpeSource(input: BpeInput, readBytes: number): Stage<void, Unit> {
+  if (typeof input === 'string' || Array.isArray(input)) {
+    const paths = typeof input === 'string' ? [input] : (input as readonly string[]);
+    return readFiles({ files: paths.map((path) => ({ path, size: fileSize(path) })), chunkBytes: readBytes });
   }
-  try {
-    const buf = Buffer.allocUnsafeSlow(readBytes);
-    let offset = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buf, 0, readBytes, offset);
-      if (bytesRead === 0) break;
-      offset += bytesRead;
-      yield { data: buf.subarray(0, bytesRead), file: path };
-    }
-    yield { data: new Uint8Array(0), last: true, file: path };
-  } finally {
-    await handle.close();
-  }
-}
-
-async function* inputParts(input: BpeInput, readBytes: number): AsyncGenerator<InputPart> {
-  if (typeof input === 'string') {
-    yield* fileParts(input, readBytes);
-  } else if (input instanceof Uint8Array) {
-    yield { data: input, last: true };
-  } else if (Array.isArray(input)) {
-    for (const p of input as readonly string[]) yield* fileParts(p, readBytes);
-  } else {
-    for await (const part of input as AsyncIterable<InputPart | Uint8Array>) {
-      yield part instanceof Uint8Array ? { data: part } : part;
-    }
-    yield { data: new Uint8Array(0), last: true };
-  }
+  const bytes = input instanceof Uint8Array ? input : null;
+  return {
+    name: 'read',
+    description: bytes ? 'the training text in memory' : 'the streamed training text',
+    bytesOf: (u) => u.data.length,
+    ...(bytes ? { totalBytes: bytes.length } : {}),
+    async *run() {
+      if (bytes) {
+        yield { seq: 0, file: 'the training input', offset: 0, data: bytes, last: true };
+        return;
+      }
+      let seq = 0;
+      let file = 'the training input';
+      let offset = 0;
+      for await (const p of input as AsyncIterable<InputPart | Uint8Array>) {
+        const part: InputPart = p instanceof Uint8Array ? { data: p } : p;
+        if (part.file !== undefined && part.file !== file) { file = part.file; offset = 0; }
+        yield { seq: seq++, file, offset, data: part.data, last: part.last === true };
+        offset = part.last ? 0 : offset + part.data.length;
+      }
+      yield { seq: seq++, file, offset, data: new Uint8Array(0), last: true };
+    },
+  };
 }
 
 /**
- * Safe chunks of the whole input; every source's end is a document boundary.
- * A stretch of more than `maxHeld` bytes without a safe cut is a UserError
- * naming the source and the offset where the stretch starts.
+ * The cut stage for counting: units of about `chunkBytes` (no larger than
+ * `maxHeld`, so a pretoken longer than the limit never fits one with a cut
+ * after it) ending at safe cuts; a longer stretch without one is a UserError.
  */
-async function* safeChunks(input: BpeInput, chunkBytes: number, specials: readonly string[], maxHeld: number): AsyncGenerator<SafeChunk> {
-  const rechunker = new SafeRechunker(chunkBytes, specials, maxHeld);
-  let source = 'the training input';
-  try {
-    for await (const part of inputParts(input, Math.min(chunkBytes, 4 << 20))) {
-      if (part.file !== undefined) source = part.file === '-' ? 'stdin' : part.file;
-      if (part.data.length > 0) yield* rechunker.push(part.data);
-      if (part.last) yield* rechunker.end();
-    }
-    yield* rechunker.end();
-  } catch (e) {
-    if (e instanceof NoSafeCutError) throw new UserError(longStretchMessage(source, e.offset, e.limit, 'train on it exactly'));
-    throw e;
-  }
+export function bpeCut(specialTokens: readonly string[], chunkBytes: number, maxHeld: number): Stage<Unit, Unit> {
+  return cutUnits({
+    findCut: safeCutFinder(new SpecialMatcher(specialTokens)),
+    unitBytes: Math.min(chunkBytes, maxHeld),
+    maxHeldBytes: maxHeld,
+    purpose: 'train on it exactly',
+    description: 'cut the text where counting the parts separately gives the same counts (special tokens, pretoken ends)',
+  });
+}
+
+/** Counting threads for `workers` ('auto': as many as pay off for `size` bytes, -1 unknown) and the unit size. */
+export function countingWorkers(workers: number | 'auto' | undefined, size: number, chunkBytes: number): number {
+  // A single unit gains nothing from threads, whose start-up would dominate.
+  if (size >= 0 && size <= chunkBytes) return 0;
+  return workers === undefined || workers === 'auto' ? autoWorkers(size, availableParallelism()) : workers;
 }
 
 const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -212,19 +215,45 @@ export async function trainBpe(opts: TrainBpeOptions): Promise<TrainBpeResult> {
   const specials = validate(opts);
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const size = knownSize(opts.input);
-  // A single chunk gains nothing from threads, whose start-up would dominate.
-  const workers = size >= 0 && size <= chunkBytes ? 0
-    : opts.workers === undefined || opts.workers === 'auto' ? autoWorkers(size, availableParallelism())
-      : opts.workers;
-  const progress = opts.onProgress;
-
-  let countedBytes = 0;
-  // Chunks are no larger than the limit, so a pretoken longer than it never fits one with a cut after it.
+  const workers = countingWorkers(opts.workers, size, chunkBytes);
   const maxHeld = Math.max(64, opts.maxPretokenBytes ?? DEFAULT_TRAIN_MAX_PRETOKEN_BYTES);
-  const counted = await countStream(safeChunks(opts.input, Math.min(chunkBytes, maxHeld), specials, maxHeld), specials, workers, (bytes) => {
-    countedBytes += bytes;
-    progress?.({ phase: 'count', done: countedBytes, total: size });
-  });
+  const progress = opts.onProgress;
+  const count = countPretokens({ specialTokens: specials, workers });
+  let counted: StreamCounts;
+  let stages: Record<string, StageReport>;
+  try {
+    ({ result: counted, stages } = await runChain(chain(
+      bpeSource(opts.input, Math.min(chunkBytes, 4 << 20)),
+      bpeCut(specials, chunkBytes, maxHeld),
+      count,
+      tallyCounts(progress && ((bytes) => progress({ phase: 'count', done: bytes, total: size }))),
+    ), { signal: new AbortController().signal, log: () => {}, warn: () => {} }));
+  } finally {
+    await count.close();
+  }
+  return bpeFromCounts(counted, { vocabSize: opts.vocabSize, specialTokens: specials, workers, unitsOnMainThread: count.unitsOnMainThread, stages, onProgress: progress, started: { t: t0, cpu: c0 } });
+}
+
+/** How `bpeFromCounts` finishes a training run. */
+export interface FromCountsOptions {
+  vocabSize: number;
+  specialTokens: readonly string[];
+  /** For the stats: the counting threads and the units the main thread counted. */
+  workers: number;
+  unitsOnMainThread: number;
+  /** The counting chain's per-stage report (its time is the stats' count time). */
+  stages: Record<string, StageReport>;
+  onProgress?: (p: TrainProgress) => void;
+  /** When the run (counting) started: performance.now() and process.cpuUsage(). */
+  started: { t: number; cpu: NodeJS.CpuUsage };
+}
+
+/**
+ * The rest of training once the pretokens are counted: learn the merges and
+ * build the vocabulary (special tokens, the 256 bytes, one token per merge).
+ */
+export function bpeFromCounts(counted: StreamCounts, o: FromCountsOptions): TrainBpeResult {
+  const specials = [...o.specialTokens];
   const t1 = performance.now();
   const c1 = process.cpuUsage();
   if (counted.stats.pretokens === 0) {
@@ -234,8 +263,8 @@ export async function trainBpe(opts: TrainBpeOptions): Promise<TrainBpeResult> {
         : `the training input has no text outside special tokens (${counted.stats.bytes} bytes read); pass a corpus with text`,
     );
   }
-
-  const numMerges = opts.vocabSize - specials.length - 256;
+  const progress = o.onProgress;
+  const numMerges = o.vocabSize - specials.length - 256;
   const learned = learnMerges(counted.counts, numMerges, progress && ((done) => progress({ phase: 'merge', done, total: numMerges })));
   const t2 = performance.now();
   const c2 = process.cpuUsage();
@@ -265,11 +294,12 @@ export async function trainBpe(opts: TrainBpeOptions): Promise<TrainBpeResult> {
     invalidUtf8: counted.stats.invalidUtf8,
     merges: merges.length,
     stoppedEarly: merges.length < numMerges,
-    workers,
-    chunks: counted.chunks,
-    chunksOnMainThread: counted.chunksOnMain,
-    timeMs: { count: round1(t1 - t0), merge: round1(t2 - t1), total: round1(performance.now() - t0) },
-    cpuMs: { count: cpuMs(c0, c1), merge: cpuMs(c1, c2) },
+    workers: o.workers,
+    chunks: counted.units,
+    chunksOnMainThread: o.unitsOnMainThread,
+    timeMs: { count: round1(t1 - o.started.t), merge: round1(t2 - t1), total: round1(performance.now() - o.started.t) },
+    cpuMs: { count: cpuMs(o.started.cpu, c1), merge: cpuMs(c1, c2) },
+    stages: o.stages,
     longestTokens: longest,
   };
   return { vocab, merges, specialTokens: specials, stats };

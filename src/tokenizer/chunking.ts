@@ -20,6 +20,7 @@
  */
 import { CLASS_SPACE, codePointClass, decodeUtf8At, nextPretokenEnd } from './pretokenizer.ts';
 import { SpecialMatcher } from './special-split.ts';
+import type { FindCut } from '../stages/cut.ts';
 
 function isAsciiSpace(b: number): boolean {
   return b === 0x20 || (b >= 0x09 && b <= 0x0d);
@@ -187,18 +188,17 @@ export function findJunctionCut(buf: Uint8Array, length: number, specials: Speci
 }
 
 /**
- * `findChunkCut` as the cut finder of `rechunk` (src/stream/rechunk.ts) and
- * the streaming encoder: the largest safe cut of a buffer that more bytes may
- * follow, or 0 when there is none yet. With an encoder's `joinable` table it
- * also cuts inside a long pretoken where no merge can span the cut
- * (`findJunctionCut`), so a run of megabytes without whitespace is encoded
- * in bounded pieces whenever the merges allow it.
+ * The cut finder of the `cut` stage (stages/cut.ts) for counting and
+ * encoding: `findChunkCut`, and with an encoder's `joinable` table also a cut
+ * inside a long pretoken where no merge can span it (`findJunctionCut`), so a
+ * run of megabytes without whitespace is encoded in bounded pieces whenever
+ * the merges allow it. (Counting cannot cut there: a pretoken is counted whole.)
  */
-export function safeCutFinder(specials: SpecialMatcher, joinable?: Uint8Array): (buf: Uint8Array, length?: number) => number {
-  return (buf, length = buf.length) => {
-    const at = findChunkCut(buf, length, specials).at;
-    if (at > 0 || joinable === undefined) return Math.max(0, at);
-    return Math.max(0, findJunctionCut(buf, length, specials, joinable));
+export function safeCutFinder(specials: SpecialMatcher, joinable?: Uint8Array): FindCut {
+  return (buf, length) => {
+    const cut = findChunkCut(buf, length, specials);
+    if (cut.at > 0 || joinable === undefined) return { at: Math.max(0, cut.at), continues: cut.inText };
+    return { at: Math.max(0, findJunctionCut(buf, length, specials, joinable)), continues: true };
   };
 }
 
@@ -222,95 +222,4 @@ export function longStretchMessage(source: string, offset: number, limit: number
   const shown = Number.isInteger(mb) ? String(mb) : mb.toFixed(3);
   return `${source}: from byte ${offset}, more than ${shown} MB without a place to cut (one pretoken that long: a run of letters, digits or symbols with no whitespace); `
     + `raise --max-pretoken-mb above ${shown} to ${what} (memory grows with it, see --help), or remove that run from the input`;
-}
-
-/** A chunk cut at a safe position, in a buffer it owns (transferable). */
-export interface SafeChunk {
-  /** Owns its ArrayBuffer, which has at least 8 spare bytes after `length`. */
-  buf: Buffer;
-  length: number;
-  /** True when the next chunk continues the same piece of text. */
-  continues: boolean;
-}
-
-/**
- * Thrown by `SafeRechunker` when `held` bytes starting at byte `offset` of
- * the current input contain no safe cut and the limit forbids holding more:
- * one pretoken (or whitespace run) longer than `limit` bytes.
- */
-export class NoSafeCutError extends Error {
-  readonly offset: number;
-  readonly held: number;
-  readonly limit: number;
-
-  constructor(offset: number, held: number, limit: number) {
-    super(`no safe cut in ${held} bytes from byte ${offset} (limit ${limit})`);
-    this.name = 'NoSafeCutError';
-    this.offset = offset;
-    this.held = held;
-    this.limit = limit;
-  }
-}
-
-/**
- * Re-cuts a byte stream into chunks of about `chunkBytes` that end at safe
- * cuts. Memory held is one chunk plus what does not fit a safe cut yet (a
- * buffer grows past `chunkBytes` only while no safe cut exists in it, and
- * never past `maxHeldBytes`: beyond that `push` throws `NoSafeCutError`).
- */
-export class SafeRechunker {
-  private buf: Buffer;
-  private len = 0;
-  /** Byte offset in the current input of buf[0]. */
-  private offset = 0;
-  private readonly chunkBytes: number;
-  private readonly maxHeld: number;
-  private readonly specials: SpecialMatcher;
-
-  constructor(chunkBytes: number, specials: readonly string[], maxHeldBytes = Number.POSITIVE_INFINITY) {
-    this.chunkBytes = chunkBytes;
-    this.maxHeld = Math.max(chunkBytes, maxHeldBytes);
-    this.specials = new SpecialMatcher(specials);
-    this.buf = Buffer.allocUnsafeSlow(chunkBytes + 8);
-  }
-
-  /** Appends bytes; yields every chunk that became complete. */
-  *push(data: Uint8Array): Generator<SafeChunk> {
-    let off = 0;
-    while (off < data.length) {
-      const room = this.buf.length - 8 - this.len;
-      const n = Math.min(room, data.length - off);
-      this.buf.set(data.subarray(off, off + n), this.len);
-      this.len += n;
-      off += n;
-      if (this.len === this.buf.length - 8) {
-        const cut = findChunkCut(this.buf, this.len, this.specials);
-        if (cut.at <= 0) {
-          // No safe cut yet (e.g. one huge pretoken): grow, up to the limit, and keep reading.
-          if (this.len >= this.maxHeld) throw new NoSafeCutError(this.offset, this.len, this.maxHeld);
-          const bigger = Buffer.allocUnsafeSlow(Math.min(this.len * 2, this.maxHeld) + 8);
-          this.buf.copy(bigger, 0, 0, this.len);
-          this.buf = bigger;
-          continue;
-        }
-        const next = Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, Math.min((this.len - cut.at) * 2, this.maxHeld)) + 8);
-        this.buf.copy(next, 0, cut.at, this.len);
-        const chunk: SafeChunk = { buf: this.buf, length: cut.at, continues: cut.inText };
-        this.len -= cut.at;
-        this.offset += cut.at;
-        this.buf = next;
-        yield chunk;
-      }
-    }
-  }
-
-  /** Ends one input (a document boundary): yields what is left, if anything. */
-  *end(): Generator<SafeChunk> {
-    this.offset = 0;
-    if (this.len === 0) return;
-    const chunk: SafeChunk = { buf: this.buf, length: this.len, continues: false };
-    this.buf = Buffer.allocUnsafeSlow(this.chunkBytes + 8);
-    this.len = 0;
-    yield chunk;
-  }
 }

@@ -1,5 +1,5 @@
 /**
- * The counting task: one chunk of bytes in, its unique pretokens with counts
+ * The counting task: one unit of bytes in, its unique pretokens with counts
  * out (compact typed arrays). It is the default export so that piscina can
  * run it on a worker thread; the main thread calls the same function when
  * counting in-process.
@@ -9,11 +9,9 @@ import { Piscina } from 'piscina';
 import { PretokenTable, countChunk, emptyCountStats, type CountStats, type PretokenCounts } from './pretoken-count.ts';
 import { SpecialMatcher } from './special-split.ts';
 
-/** One chunk to count; `buffer` is transferred to the worker. */
+/** One unit to count; its buffer is moved to the worker. */
 export interface CountTask {
-  buffer: ArrayBuffer;
-  /** Bytes of `buffer` that belong to the chunk. */
-  length: number;
+  data: Uint8Array;
   specialTokens: readonly string[];
 }
 
@@ -38,7 +36,7 @@ export default function countTask(task: CountTask): CountTaskResult {
   if (!table || isMainThread) table = new PretokenTable(1 << 16);
   else table.clear();
   const stats = emptyCountStats();
-  countChunk(new Uint8Array(task.buffer), task.length, matcher, table, stats);
+  countChunk(task.data, task.data.length, matcher, table, stats);
   const counts = table.toCounts();
   const result: CountTaskResult = { counts, stats };
   if (isMainThread) return result;

@@ -112,6 +112,14 @@ function toBytes(ids: ArrayLike<number>, dtype: TokenDtype, vocabSize: number, c
   return swapped;
 }
 
+/** What `TokenFileWriter.write` is told about the ids. */
+export interface TokenWriteOptions {
+  /** Input bytes the ids encode (summed into the sidecar's `sourceBytes`). */
+  sourceBytes?: number;
+  /** The ids come straight from an encoder of this tokenizer: skip the range check. */
+  fromEncoder?: boolean;
+}
+
 /**
  * Streams token ids into a token file (or to stdout for `-`, where no
  * sidecar is written; `close` still returns the metadata).
@@ -151,14 +159,16 @@ export class TokenFileWriter {
   }
 
   /**
-   * Appends ids (and counts the source bytes they encode). Await it: stdout
-   * has backpressure. Every id is checked against the vocabulary size unless
-   * `fromEncoder` says they come straight from an encoder of this same
-   * tokenizer (its ids index the vocabulary, so they are in range by
-   * construction); the encode pipeline does that to keep the main thread,
-   * which shares the cores with the workers, free.
+   * Appends ids (and counts `sourceBytes`, the input bytes they encode).
+   * Await it: stdout has backpressure. Every id is checked against the
+   * vocabulary size unless `fromEncoder` says they come straight from an
+   * encoder of this same tokenizer (its ids index the vocabulary, so they are
+   * in range by construction); the encode pipeline does that to keep the
+   * main thread, which shares the cores with the workers, free.
    */
-  async write(ids: ArrayLike<number>, sourceBytes = 0, fromEncoder = false): Promise<void> {
+  async write(ids: ArrayLike<number>, options: TokenWriteOptions = {}): Promise<void> {
+    const sourceBytes = options.sourceBytes ?? 0;
+    const fromEncoder = options.fromEncoder === true;
     if (this.done) throw new Error('TokenFileWriter: write after close');
     this.sourceBytes += sourceBytes;
     if (ids.length === 0) return;

@@ -1,0 +1,97 @@
+/**
+ * count: splits each work unit on special tokens, pretokenizes the pieces
+ * (GPT-2 pattern) and counts the pretokens, on worker threads; the calling
+ * thread counts a unit itself whenever no started thread is idle (thread
+ * start-up is slow under tsx, and small inputs never wait for it). Each unit
+ * becomes a compact table of its unique pretokens; the `tally` sink adds
+ * them up. Memory grows with unique pretokens and the threads, never with
+ * the corpus.
+ */
+import type { Sink, Stage } from '../pipeline/stage.ts';
+import { OrderedPool } from '../stream/pool.ts';
+import { PretokenTable, addCountStats, emptyCountStats, type CountStats, type PretokenCounts } from '../tokenizer/pretoken-count.ts';
+import countTask, { type CountTask, type CountTaskResult } from '../tokenizer/pretoken-count-worker.ts';
+import type { Unit } from './items.ts';
+
+/** The pretokens of one unit. */
+export interface UnitCounts extends CountTaskResult {
+  /** The unit ends inside a piece of text that the next unit goes on with. */
+  continues: boolean;
+}
+
+export interface CountPretokensOptions {
+  specialTokens: readonly string[];
+  /** Counting threads; 0 counts on the calling thread only. */
+  workers: number;
+}
+
+/** The count stage; `close()` stops its threads. */
+export interface CountStage extends Stage<Unit, UnitCounts> {
+  /** Units the calling thread counted itself. */
+  readonly unitsOnMainThread: number;
+  close(): Promise<void>;
+}
+
+/** The count stage. */
+export function countPretokens(o: CountPretokensOptions): CountStage {
+  const specialTokens = [...o.specialTokens];
+  const pool = new OrderedPool<CountTask, CountTaskResult>({
+    filename: new URL('../tokenizer/pretoken-count-worker.ts', import.meta.url),
+    workers: o.workers,
+    inline: countTask,
+    transfer: (t) => [t.data.buffer],
+    mainThreadHelps: true,
+    probe: () => ({ data: new Uint8Array(8), specialTokens }),
+  });
+  return {
+    name: 'count',
+    description: 'split on special tokens, pretokenize (GPT-2 pattern) and count pretokens on worker threads',
+    bytesOf: (r) => r.stats.bytes,
+    get unitsOnMainThread() { return pool.itemsOnMainThread; },
+    close: () => pool.close(),
+    async *run(source) {
+      const continues: boolean[] = [];
+      async function* tasks(): AsyncGenerator<CountTask> {
+        for await (const u of source) {
+          continues.push(u.continues === true);
+          yield { data: u.data, specialTokens };
+        }
+      }
+      for await (const r of pool.map(tasks())) yield { ...r, continues: continues.shift() as boolean };
+    },
+  };
+}
+
+/** Counting result over a whole stream. */
+export interface StreamCounts {
+  /** Unique pretokens with their counts. */
+  counts: PretokenCounts;
+  stats: CountStats;
+  /** Units counted. */
+  units: number;
+  /** Non-empty text pieces, not counting a piece twice when a cut split it. */
+  documents: number;
+}
+
+/** The tally sink: adds every unit's counts into one table; `onBytes(total)` reports the bytes counted so far. */
+export function tallyCounts(onBytes?: (bytes: number) => void): Sink<UnitCounts, StreamCounts> {
+  return {
+    name: 'tally',
+    description: 'add up the units\' pretoken counts',
+    async consume(source) {
+      const table = new PretokenTable(1 << 16);
+      const stats = emptyCountStats();
+      let units = 0;
+      let splitPieces = 0;
+      for await (const r of source) {
+        table.addAll(r.counts);
+        addCountStats(stats, r.stats);
+        units++;
+        if (r.continues) splitPieces++;
+        onBytes?.(stats.bytes);
+      }
+      // The compact copy replaces the hash table, which becomes garbage here.
+      return { counts: table.toCounts(), stats, units, documents: stats.pieces - splitPieces };
+    },
+  };
+}

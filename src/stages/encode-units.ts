@@ -1,0 +1,72 @@
+/**
+ * encode: pretokenizes each work unit and applies the BPE merges, on a pool
+ * of worker threads (or the calling thread with `workers: 0`), handing the
+ * ids on in input order. A unit's buffer is moved to the thread that
+ * encodes it and comes back holding the unit's ids (`encodeUnit` in place),
+ * so a unit's bytes are allocated once, by the reader, and never copied.
+ */
+import type { Stage } from '../pipeline/stage.ts';
+import { OrderedPool } from '../stream/pool.ts';
+import { BpeEncoder, type EncoderSpec } from '../tokenizer/bpe-encode.ts';
+import { encodeUnit, type TokenIds } from '../tokenizer/bpe-encode-unit.ts';
+import type { EncodeTask } from '../tokenizer/bpe-encode-worker.ts';
+import type { Ids, Unit } from './items.ts';
+
+const WORKER_URL = new URL('../tokenizer/bpe-encode-worker.ts', import.meta.url);
+
+export interface EncodeUnitsOptions {
+  spec: EncoderSpec;
+  /** Worker threads; 0 encodes on the calling thread. */
+  workers: number;
+  /** Units in flight (default 2 per worker). */
+  window?: number;
+}
+
+/**
+ * Unit size for an input of `totalBytes` (-1: unknown, e.g. stdin): 1 MB
+ * units (each costs a fraction of a millisecond of overhead; larger ones
+ * only add floating garbage and so RSS), but at least ~8 per worker so small
+ * inputs still spread out.
+ */
+export function unitBytesFor(totalBytes: number, workers: number): number {
+  const max = 1 << 20;
+  if (totalBytes < 0 || workers <= 1) return max;
+  return Math.max(64 << 10, Math.min(max, Math.ceil(totalBytes / (8 * workers))));
+}
+
+/** The encode stage; `start()` starts its threads ahead of the run (so timing can leave start-up out), `close()` stops them. */
+export interface EncodeStage extends Stage<Unit, Ids> {
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The encode stage over a started pool. */
+export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
+  const inline = o.workers > 0 ? null : new BpeEncoder(o.spec);
+  const pool = new OrderedPool<EncodeTask, TokenIds>({
+    filename: WORKER_URL,
+    workers: o.workers,
+    window: o.window,
+    workerData: o.spec,
+    inline: (t) => encodeUnit(inline as BpeEncoder, t.data, true),
+    transfer: (t) => [t.data.buffer],
+  });
+  return {
+    name: 'encode',
+    description: `pretokenize and apply BPE merges on ${o.workers === 0 ? 'the main thread' : `${o.workers} worker thread${o.workers === 1 ? '' : 's'}`}, ids kept in input order`,
+    bytesOf: (r) => r.bytes,
+    start: () => pool.warmUp(() => ({ data: new TextEncoder().encode('warm up') })),
+    close: () => pool.close(),
+    async *run(source) {
+      // Results come back in order, so each unit's metadata waits in a FIFO.
+      const meta: Array<Omit<Ids, 'ids'>> = [];
+      async function* tasks(): AsyncGenerator<EncodeTask> {
+        for await (const u of source) {
+          meta.push({ bytes: u.data.length, file: u.file, offset: u.offset });
+          yield { data: u.data };
+        }
+      }
+      for await (const ids of pool.map(tasks())) yield { ids, ...(meta.shift() as Omit<Ids, 'ids'>) };
+    },
+  };
+}
