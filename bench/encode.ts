@@ -29,12 +29,12 @@ import { encodeUnits, unitBytesFor, type EncodeStage } from '../src/stages/encod
 import { readFiles } from '../src/stages/read.ts';
 import { writeTokens } from '../src/stages/write-tokens.ts';
 import { encodeCut } from '../src/tokenizer/encode-files.ts';
-import type { InputFile } from '../src/stream/read.ts';
+import type { InputFile } from '../src/stages/read-inputs.ts';
 import { TokenFileWriter } from '../src/tokenizer/token-file.ts';
 import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
 import type { TokenIdArray } from '../src/tokenizer/token-dtype.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
-import { resolveInputs } from '../src/stream/read.ts';
+import { resolveInputs } from '../src/stages/read-inputs.ts';
 import { fixturePath, sharedPath } from '../src/util/shared-data.ts';
 import { peakRssMb } from '../src/util/memory.ts';
 

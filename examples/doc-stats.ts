@@ -18,7 +18,7 @@ import { wholeDocuments, unitDocuments } from '../src/stages/documents.ts';
 import { filterDocs } from '../src/stages/filter-docs.ts';
 import type { Unit } from '../src/stages/items.ts';
 import { readDocuments } from '../src/stages/read-documents.ts';
-import { resolveInputs } from '../src/stream/read.ts';
+import { resolveInputs } from '../src/stages/read-inputs.ts';
 
 /** Per-file figures. */
 interface FileStats {

@@ -15,7 +15,7 @@ import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { writeFileAtomic } from '../src/util/atomic.ts';
 import { guardOutputs, listSome, visibleEntries } from '../src/util/output-guard.ts';
-import { resolveInputs } from '../src/stream/read.ts';
+import { resolveInputs } from '../src/stages/read-inputs.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

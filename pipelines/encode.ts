@@ -13,7 +13,7 @@ import { chain, runChain } from '../src/pipeline/stage.ts';
 import { documentSection } from '../src/stages/document-stages.ts';
 import { encodeUnits, unitBytesFor } from '../src/stages/encode-units.ts';
 import { writeTokens } from '../src/stages/write-tokens.ts';
-import { resolveInputs, totalSize } from '../src/stream/read.ts';
+import { resolveInputs, totalSize } from '../src/stages/read-inputs.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import { encodeCut } from '../src/tokenizer/encode-files.ts';
 import { TokenFileWriter, notATokenFile, notATokenSidecar, sidecarPath } from '../src/tokenizer/token-file.ts';

@@ -7,10 +7,56 @@
  */
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
-import { documentDraw, documentEvents } from '../src/stream/documents.ts';
-import { readInputs, resolveInputs, totalSize } from '../src/stream/read.ts';
+import { chain, runChain, type Sink } from '../src/pipeline/stage.ts';
+import { inputName } from '../src/stages/cut.ts';
+import type { Unit } from '../src/stages/items.ts';
+import { readDocuments } from '../src/stages/read-documents.ts';
+import { sampleDocs } from '../src/stages/sample-docs.ts';
+import { resolveInputs, totalSize } from '../src/stages/read-inputs.ts';
 import type { StreamEncoder } from '../src/tokenizer/bpe-encode-stream.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+
+/** What the measure sink found. */
+interface Measured {
+  documents: number;
+  bytes: number;
+  tokens: number;
+}
+
+/**
+ * The measure sink: encodes each sampled document on its own (streamed, so
+ * none is held whole) and counts documents, bytes and tokens. With `maxBytes`
+ * it stops after the document that reaches that many bytes.
+ */
+function measure(tok: Tokenizer, maxBytes: number): Sink<Unit, Measured> {
+  return {
+    name: 'measure',
+    description: 'encode each sampled document on its own and count bytes and tokens',
+    async consume(source) {
+      const m: Measured = { documents: 0, bytes: 0, tokens: 0 };
+      let encoder: StreamEncoder | null = null;
+      for await (const piece of source) {
+        try {
+          if (encoder === null) {
+            encoder = tok.streamEncoder(1 << 20);
+            m.documents++;
+          }
+          m.bytes += piece.data.length;
+          m.tokens += encoder.push(piece.data)?.length ?? 0;
+          if (!piece.continues) {
+            m.tokens += encoder.finish().length;
+            encoder = null;
+            if (m.bytes >= maxBytes) break;
+          }
+        } catch (e) {
+          if (e instanceof UserError) throw new UserError(`${inputName(piece.file)}, the document at byte ${piece.offset}: ${e.message}`);
+          throw e;
+        }
+      }
+      return m;
+    },
+  };
+}
 
 /** A token as shown to people: its bytes decoded (U+FFFD where they are not valid UTF-8 on their own). */
 function shown(tok: Tokenizer, id: number): { id: number; bytes: number; text: string } {
@@ -21,9 +67,10 @@ export const inspectTokenizer = definePipeline({
   name: 'inspect-tokenizer',
   description: 'show a tokenizer\'s vocabulary and its compression (bytes per token) on sampled documents',
   stages: [
-    { name: 'load', description: 'read the tokenizer directory' },
-    { name: 'vocab', description: 'vocabulary size, special tokens, longest tokens' },
-    { name: 'sample', description: 'encode a seeded uniform sample of --sample documents and measure bytes per token' },
+    { name: 'load', description: 'read the tokenizer directory; vocabulary size, special tokens, longest tokens' },
+    { name: 'read', description: 'stream the --sample files as document-aligned units' },
+    { name: 'sample-docs', description: 'keep a seeded uniform sample of the documents (about --sample-mb)' },
+    { name: 'measure', description: 'encode each sampled document on its own and measure bytes per token' },
   ],
   options: {
     tokenizer: { type: 'string', required: true, short: 't', placeholder: 'DIR', description: 'tokenizer directory (vocab.json + merges.txt [+ lmpipe.json]), or a HuggingFace tokenizer.json' },
@@ -55,38 +102,15 @@ export const inspectTokenizer = definePipeline({
     if (o.sample.length > 0) {
       const files = await resolveInputs(o.sample, process.cwd(), '--sample');
       const total = totalSize(files);
-      const sep = Buffer.from(o.separator, 'utf8');
       // Each document is taken with the same probability, so the sample is uniform over documents.
       const p = total > 0 ? Math.min(1, (o.sampleMb * 1e6) / total) : 1;
-      const task = ctx.progress.task('sample', 'bytes', total > 0 ? total : undefined);
-      let documents = 0;
-      let bytes = 0;
-      let tokens = 0;
-      // Sampled documents are encoded as they stream in, so none is held whole.
-      let encoder: StreamEncoder | null = null;
-      let where = '';
-      const count = (ids: Uint32Array | null): void => { tokens += ids?.length ?? 0; };
-      const events = documentEvents(readInputs(files), sep, (n) => task.increment(n, `${documents} documents sampled`));
-      try {
-        for await (const ev of events) {
-          if (ev.kind === 'start') {
-            encoder = documentDraw(o.seed, ev.index) < p ? tok.streamEncoder(1 << 20) : null;
-            where = `${ev.file === '-' ? 'stdin' : ev.file}, the document at byte ${ev.offset}`;
-            if (encoder) documents++;
-          } else if (encoder && ev.kind === 'data') {
-            bytes += ev.data.length;
-            count(encoder.push(ev.data));
-          } else if (encoder && ev.kind === 'end') {
-            count(encoder.finish());
-            encoder = null;
-            if (total < 0 && bytes >= o.sampleMb * 1e6) break;
-          }
-        }
-      } catch (e) {
-        if (e instanceof UserError && encoder) throw new UserError(`${where}: ${e.message}`);
-        throw e;
-      }
-      task.stop();
+      const { result, stages } = await runChain(chain(
+        readDocuments({ files, chunkBytes: 4 << 20, separator: o.separator }),
+        sampleDocs({ separator: o.separator, fraction: p, seed: o.seed }),
+        // Stdin has no known size: stop once enough is sampled.
+        measure(tok, total < 0 ? o.sampleMb * 1e6 : Number.POSITIVE_INFINITY),
+      ), { signal: ctx.signal, log: (m) => ctx.log(m), warn: (m) => ctx.warn(m), progress: ctx.progress });
+      const { documents, bytes, tokens } = result;
       if (documents === 0) ctx.warn('no document was sampled (empty input?)');
       sample = {
         files: files.length,
@@ -94,6 +118,7 @@ export const inspectTokenizer = definePipeline({
         bytes,
         tokens,
         bytes_per_token: tokens > 0 ? Math.round((bytes / tokens) * 1000) / 1000 : null,
+        stages,
       };
       ctx.log(`sample: ${documents} documents, ${bytes} bytes -> ${tokens} tokens (${sample.bytes_per_token} bytes/token)`);
     }

@@ -18,7 +18,7 @@ import { filterDocs, filterDocsEnabled } from '../src/stages/filter-docs.ts';
 import type { Unit } from '../src/stages/items.ts';
 import { readDocuments } from '../src/stages/read-documents.ts';
 import { routeDocuments } from '../src/stages/route-documents.ts';
-import { resolveInputs } from '../src/stream/read.ts';
+import { resolveInputs } from '../src/stages/read-inputs.ts';
 
 export { splitWarnings } from '../src/stages/route-documents.ts';
 

@@ -11,8 +11,12 @@ import { join } from 'node:path';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import type { ProgressTask } from '../src/pipeline/progress.ts';
-import { readInputs, resolveInputs, totalSize } from '../src/stream/read.ts';
-import { trainBpe, type BpeInput } from '../src/tokenizer/bpe-train.ts';
+import { documentOptions } from '../src/pipeline/common-options.ts';
+import { chain, runChain } from '../src/pipeline/stage.ts';
+import { countPretokens, tallyCounts } from '../src/stages/count-pretokens.ts';
+import { documentSection } from '../src/stages/document-stages.ts';
+import { resolveInputs, totalSize } from '../src/stages/read-inputs.ts';
+import { bpeCut, bpeFromCounts, countingWorkers, validateSpecials } from '../src/tokenizer/bpe-train.ts';
 import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import { notTrainBpeOutput, writeTokenizerDir } from '../src/tokenizer/tokenizer-files.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
@@ -21,8 +25,12 @@ export const trainBpePipeline = definePipeline({
   name: 'train-bpe',
   description: 'train a byte-level BPE tokenizer (CS336 rules) and write it as vocab.json, merges.txt and tokenizer.json',
   stages: [
-    { name: 'read', description: 'stream the --input files (fast-glob patterns, - for stdin) in chunks cut at safe positions' },
+    { name: 'read', description: 'stream the --input files (fast-glob patterns, - for stdin); read-documents when a document stage is on' },
+    { name: 'filter-docs', description: 'drop documents under --min-doc-bytes, not matching --keep-regex, or matching --drop-regex (off unless asked)' },
+    { name: 'dedup-docs', description: 'drop exact duplicate documents, keeping the first (with --dedup)' },
+    { name: 'cut', description: 'cut the text where counting the parts separately gives the same counts' },
     { name: 'count', description: 'split on special tokens, pretokenize (GPT-2 pattern), count pretokens (worker threads)' },
+    { name: 'tally', description: 'add up the counts' },
     { name: 'merge', description: 'merge the most frequent pair until --vocab-size (ties: greater byte pair)' },
     { name: 'write', description: 'write the tokenizer directory atomically' },
   ],
@@ -35,6 +43,8 @@ export const trainBpePipeline = definePipeline({
     force: { type: 'boolean', description: 'write into an existing --out that holds other files (they are kept; an input is never overwritten)' },
     workers: { type: 'string', default: 'auto', placeholder: 'N', description: `counting threads, or auto (by input size, at most ${availableParallelism()} here)` },
     chunkMb: { type: 'number', default: 8, min: 0.001, placeholder: 'MB', description: 'chunk size for streaming and counting' },
+    separator: { type: 'string', placeholder: 'TOKEN', helpDefault: 'the first --special-token', description: 'document separator for the document stages' },
+    ...documentOptions,
     maxPretokenMb: { type: 'number', default: DEFAULT_TRAIN_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest pretoken (a run with no whitespace, digit or punctuation break, e.g. one repeated character) trained on exactly; a longer one stops the run, naming its file and offset. A run of one repeated character yields tokens as long as itself: memory up to ~250 bytes per byte of it. Chunks are no larger than this' },
   },
   examples: [
@@ -53,34 +63,31 @@ export const trainBpePipeline = definePipeline({
       files.map((f) => ({ path: f.path, what: '--input' })),
       { force: o.force, forceFlag: { flag: '--force', effect: 'its other files are kept' }, log: (m) => ctx.log(m) });
     const specialTokens = o.noSpecialTokens ? [] : o.specialToken;
+    const specials = validateSpecials(specialTokens, o.vocabSize);
     const total = totalSize(files);
     const chunkBytes = Math.max(64, Math.round(o.chunkMb * 1e6));
-    const input: BpeInput = files.some((f) => f.path === '-')
-      ? readInputs(files, Math.min(chunkBytes, 4 << 20))
-      : files.map((f) => f.path);
-
-    let count: ProgressTask | null = null;
+    const maxHeld = Math.max(64, Math.round(o.maxPretokenMb * (1 << 20)));
+    const workers = countingWorkers(o.workers === 'auto' ? 'auto' : Number(o.workers), total, chunkBytes);
+    const docs = documentSection(files, Math.min(chunkBytes, 4 << 20), o, o.separator ?? specials[0]);
+    const started = { t: performance.now(), cpu: process.cpuUsage() };
+    const count = countPretokens({ specialTokens: specials, workers });
+    let counted;
+    try {
+      counted = await runChain(chain(docs.source, docs.filter, docs.dedup, bpeCut(specials, chunkBytes, maxHeld), count, tallyCounts()),
+        { signal: ctx.signal, log: (m) => ctx.log(m), warn: (m) => ctx.warn(m), progress: ctx.progress });
+    } finally {
+      await count.close();
+    }
+    if (ctx.signal.aborted) throw new UserError('interrupted');
     let merge: ProgressTask | null = null;
-    const result = await trainBpe({
-      input,
-      vocabSize: o.vocabSize,
-      specialTokens,
-      workers: o.workers === 'auto' ? 'auto' : Number(o.workers),
-      chunkBytes,
-      maxPretokenBytes: Math.max(64, Math.round(o.maxPretokenMb * (1 << 20))),
+    const result = bpeFromCounts(counted.result, {
+      vocabSize: o.vocabSize, specialTokens: specials, workers, unitsOnMainThread: count.unitsOnMainThread, stages: counted.stages, started,
       onProgress: (p) => {
         if (ctx.signal.aborted) throw new UserError('interrupted');
-        if (p.phase === 'count') {
-          count ??= ctx.progress.task('count', 'bytes', total > 0 ? total : undefined);
-          count.update(p.done);
-        } else {
-          if (count) { count.stop(); count = null; }
-          merge ??= ctx.progress.task('merge', 'steps', p.total);
-          merge.update(p.done);
-        }
+        merge ??= ctx.progress.task('merge', 'steps', p.total);
+        merge.update(p.done);
       },
     });
-    (count as ProgressTask | null)?.stop();
     (merge as ProgressTask | null)?.stop();
 
     const t0 = performance.now();
@@ -110,6 +117,7 @@ export const trainBpePipeline = definePipeline({
       count_mb_per_s: round3(s.inputBytes / 1e6 / (s.timeMs.count / 1000)),
       longest_tokens: s.longestTokens.map((t) => ({ id: t.id, bytes: t.bytes, text: t.text })),
       tokenizer_hash: meta.tokenizerHash,
+      stages: { ...s.stages, merge: { seconds: round3(s.timeMs.merge / 1000), items: s.merges }, write: { seconds: round3(writeMs / 1000), items: 1 } },
     };
   },
 });

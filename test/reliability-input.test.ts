@@ -13,8 +13,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../src/pipeline/errors.ts';
-import { documentEvents } from '../src/stream/documents.ts';
-import type { ByteChunk } from '../src/stream/read.ts';
+import { readDocuments } from '../src/stages/read-documents.ts';
+import { sampleDocs } from '../src/stages/sample-docs.ts';
+import { resolveInputs } from '../src/stages/read-inputs.ts';
 import { BYTE_TO_UNICODE, bytesToUnicode } from '../src/tokenizer/byte-unicode.ts';
 import { learnMerges } from '../src/tokenizer/bpe-merge.ts';
 import { BpeMerger, MergeTable } from '../src/tokenizer/bpe-encode-merge.ts';
@@ -363,27 +364,29 @@ describe('a directory where input files belong (CLI)', () => {
 });
 
 describe('documents larger than a read chunk', () => {
-  test('documentEvents: any chunking gives the whole-text split (separators across chunks, self-overlapping separators)', async () => {
+  test('read-documents + sample-docs: any read size gives the whole-text split (separators across reads, self-overlapping separators)', async () => {
     const next = rng(9);
+    const dir = mkdtempSync(join(tmpdir(), 'lmpipe-docs-'));
+    const ctx = { signal: new AbortController().signal, log: () => {}, warn: () => {}, count: () => {} };
     for (const sepText of [EOT, 'aa', 'aba']) {
-      const sep = Buffer.from(sepText);
       for (let trial = 0; trial < 40; trial++) {
         let text = '';
         for (let i = 0; i < 30; i++) text += next() < 0.3 ? sepText : 'ab'[Math.floor(next() * 2)] + (next() < 0.2 ? 'xyz' : '');
-        const data = Buffer.from(text);
+        const path = join(dir, `t${trial}.txt`);
+        writeFileSync(path, text);
         const want = text.split(sepText).filter((d) => d.length > 0);
         const size = 1 + Math.floor(next() * 7);
-        async function* chunks(): AsyncGenerator<ByteChunk> {
-          for (let o = 0; o < data.length; o += size) yield { file: 'f', offset: o, data: data.subarray(o, o + size), last: o + size >= data.length };
-          if (data.length === 0) yield { file: 'f', offset: 0, data: Buffer.alloc(0), last: true };
-        }
+        const read = readDocuments({ files: await resolveInputs([path]), chunkBytes: size, separator: sepText });
+        const sample = sampleDocs({ separator: sepText, fraction: 1, seed: 0 });
         const docs: string[] = [];
         const starts: number[] = [];
-        for await (const ev of documentEvents(chunks(), sep)) {
-          if (ev.kind === 'start') { docs.push(''); starts.push(ev.offset); assert.equal(ev.index, docs.length - 1); }
-          else if (ev.kind === 'data') docs[docs.length - 1] += ev.data.toString();
+        let open = false;
+        for await (const piece of sample.run(read.run((async function* () {})(), ctx), ctx)) {
+          if (!open) { docs.push(''); starts.push(piece.offset); }
+          docs[docs.length - 1] += Buffer.from(piece.data).toString();
+          open = piece.continues === true;
         }
-        assert.deepEqual(docs, want, `${sepText} ${JSON.stringify(text)} in chunks of ${size}`);
+        assert.deepEqual(docs, want, `${sepText} ${JSON.stringify(text)} in reads of ${size}`);
         starts.forEach((o, i) => assert.equal(text.slice(o, o + docs[i].length), docs[i]));
       }
     }

@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProgressReporter, progressRate } from '../src/pipeline/progress.ts';
-import { documentDraw } from '../src/stream/documents.ts';
+import { documentDraw } from '../src/stages/documents.ts';
 import { trainBpe } from '../src/tokenizer/bpe-train.ts';
 import { readTokenizerDir } from '../src/tokenizer/tokenizer-files.ts';
 import { legacyTokenizerHash } from '../src/tokenizer/tokenizer-identity.ts';

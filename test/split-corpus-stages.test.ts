@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { splitCorpus } from '../pipelines/split-corpus.ts';
-import { documentDraw } from '../src/stream/documents.ts';
+import { documentDraw } from '../src/stages/documents.ts';
 import { runPipeline, summaryOf } from './helpers/cli.ts';
 import { runInProcess } from './helpers/in-process.ts';
 

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { byteRange, resolveInputs, readInputs } from '../src/stream/read.ts';
+import { byteRange, resolveInputs, readInputs } from '../src/stages/read-inputs.ts';
 import { cutUnits } from '../src/stages/cut.ts';
 import { ownedBytes, type Unit } from '../src/stages/items.ts';
-import { OrderedPool } from '../src/stream/pool.ts';
+import { OrderedPool } from '../src/pipeline/worker-pool.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {

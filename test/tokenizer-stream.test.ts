@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeFiles } from '../src/tokenizer/encode-files.ts';
 import { trainBpe } from '../src/tokenizer/bpe-train.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
-import { resolveInputs } from '../src/stream/read.ts';
+import { resolveInputs } from '../src/stages/read-inputs.ts';
 import { Rng } from '../src/util/rng.ts';
 import { fixturePath } from '../src/util/shared-data.ts';
 import { sotuText } from './helpers/sotu.ts';

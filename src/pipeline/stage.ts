@@ -122,10 +122,11 @@ function newMeter(name: string): Meter {
 }
 
 /** Wraps a link's output: counts items and bytes, times next(), updates the progress task. */
-async function* metered<T>(source: AsyncIterable<T>, meter: Meter, bytesOf: ((item: T) => number) | undefined): AsyncGenerator<T> {
+async function* metered<T>(source: AsyncIterable<T>, meter: Meter, bytesOf: ((item: T) => number) | undefined, signal: AbortSignal): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
   try {
     for (;;) {
+      if (signal.aborted) throw new Error('interrupted');
       const t0 = performance.now();
       const r = await it.next();
       meter.inclusive += performance.now() - t0;
@@ -181,7 +182,7 @@ export async function runChain<R>(c: Chain<R>, options: RunChainOptions): Promis
       const unit: ProgressUnit = stage.bytesOf ? 'bytes' : 'items';
       m.task = options.progress.task(stage.name, unit, stage.totalBytes !== undefined && stage.totalBytes > 0 ? stage.totalBytes : undefined);
     }
-    flow = metered(stage.run(flow, ctxFor(m)), m, stage.bytesOf?.bind(stage));
+    flow = metered(stage.run(flow, ctxFor(m)), m, stage.bytesOf?.bind(stage), options.signal);
   }
   const sink = links[links.length - 1] as Sink<unknown, R>;
   const sinkMeter = meters[meters.length - 1];

@@ -8,7 +8,7 @@
  * the corpus.
  */
 import type { Sink, Stage } from '../pipeline/stage.ts';
-import { OrderedPool } from '../stream/pool.ts';
+import { OrderedPool } from '../pipeline/worker-pool.ts';
 import { PretokenTable, addCountStats, emptyCountStats, type CountStats, type PretokenCounts } from '../tokenizer/pretoken-count.ts';
 import countTask, { type CountTask, type CountTaskResult } from '../tokenizer/pretoken-count-worker.ts';
 import type { Unit } from './items.ts';

@@ -7,7 +7,7 @@
  */
 import { UserError } from '../pipeline/errors.ts';
 import { passThrough, type Stage } from '../pipeline/stage.ts';
-import type { InputFile } from '../stream/read.ts';
+import type { InputFile } from './read-inputs.ts';
 import { dedupDocs } from './dedup-docs.ts';
 import { filterDocs, filterDocsEnabled } from './filter-docs.ts';
 import type { Unit } from './items.ts';

@@ -140,3 +140,17 @@ export function keptUnit(unit: Unit, spans: readonly DocSpan[], kept: readonly n
   const docs = kept.map((i) => numbers[i]).filter((n): n is number => n !== undefined);
   return { ...unit, data, ...(unit.docs || unit.docIndex !== undefined ? { docs } : {}) };
 }
+
+/**
+ * Deterministic uniform [0, 1) value for document `index` under `seed`
+ * (a 32-bit integer hash, so the split does not depend on chunking).
+ */
+export function documentDraw(seed: number, index: number): number {
+  let h = (Math.imul(index ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(seed + 0x632be5ab, 0xc2b2ae35)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d) >>> 0;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b) >>> 0;
+  h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
+}

@@ -6,7 +6,7 @@
  * so a unit's bytes are allocated once, by the reader, and never copied.
  */
 import type { Stage } from '../pipeline/stage.ts';
-import { OrderedPool } from '../stream/pool.ts';
+import { OrderedPool } from '../pipeline/worker-pool.ts';
 import { BpeEncoder, type EncoderSpec } from '../tokenizer/bpe-encode.ts';
 import { encodeUnit, type TokenIds } from '../tokenizer/bpe-encode-unit.ts';
 import type { EncodeTask } from '../tokenizer/bpe-encode-worker.ts';

@@ -14,7 +14,7 @@
  * non-empty document over all inputs.
  */
 import type { Stage } from '../pipeline/stage.ts';
-import { readInputs, totalSize, type InputFile } from '../stream/read.ts';
+import { readInputs, totalSize, type InputFile } from './read-inputs.ts';
 import { endedDocuments, lastDocumentEnd, partialSeparatorLength } from './documents.ts';
 import { ownedConcat, ownedCopy, type Unit } from './items.ts';
 

@@ -5,7 +5,7 @@
  * the last unit of each input is marked `last`. Each unit owns its buffer.
  */
 import type { Stage } from '../pipeline/stage.ts';
-import { readInputs, totalSize, type InputFile } from '../stream/read.ts';
+import { readInputs, totalSize, type InputFile } from './read-inputs.ts';
 import type { Unit } from './items.ts';
 
 export interface ReadOptions {

@@ -10,8 +10,8 @@
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sink } from '../pipeline/stage.ts';
-import { documentDraw } from '../stream/documents.ts';
-import type { InputFile } from '../stream/read.ts';
+import { documentDraw } from './documents.ts';
+import type { InputFile } from './read-inputs.ts';
 import { commitTemp, discardTemp, ensureDir, fsyncOrFail, settleWriteError, tempPathFor, writeAllSync } from '../util/atomic.ts';
 import { guardOutputs } from '../util/output-guard.ts';
 import type { Unit } from './items.ts';

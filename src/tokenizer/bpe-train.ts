@@ -18,7 +18,7 @@ import { countPretokens, tallyCounts, type StreamCounts } from '../stages/count-
 import { cutUnits } from '../stages/cut.ts';
 import type { Unit } from '../stages/items.ts';
 import { readFiles } from '../stages/read.ts';
-import { autoWorkers } from '../stream/pool.ts';
+import { autoWorkers } from '../pipeline/worker-pool.ts';
 import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES, safeCutFinder } from './chunking.ts';
 import { learnMerges } from './bpe-merge.ts';
 import { SpecialMatcher } from './special-split.ts';
@@ -110,8 +110,9 @@ export interface TrainBpeResult {
 
 const DEFAULT_CHUNK_BYTES = 8 << 20;
 
-function validate(opts: TrainBpeOptions): string[] {
-  const specials = [...(opts.specialTokens ?? [])];
+/** Checks the special tokens (non-empty, each once) and that the vocab size holds them and the 256 bytes; returns them. */
+export function validateSpecials(specialTokens: readonly string[], vocabSize: number): string[] {
+  const specials = [...specialTokens];
   const seen = new Set<string>();
   for (const s of specials) {
     if (s.length === 0) throw new UserError('a special token is the empty string; remove it from the special tokens');
@@ -119,11 +120,16 @@ function validate(opts: TrainBpeOptions): string[] {
     seen.add(s);
   }
   const min = 256 + specials.length;
-  if (!Number.isInteger(opts.vocabSize) || opts.vocabSize < min) {
+  if (!Number.isInteger(vocabSize) || vocabSize < min) {
     throw new UserError(
-      `vocab size ${opts.vocabSize} is too small: it must be an integer of at least 256 bytes + ${specials.length} special token(s) = ${min}; raise the vocab size`,
+      `vocab size ${vocabSize} is too small: it must be an integer of at least 256 bytes + ${specials.length} special token(s) = ${min}; raise the vocab size`,
     );
   }
+  return specials;
+}
+
+function validate(opts: TrainBpeOptions): string[] {
+  const specials = validateSpecials(opts.specialTokens ?? [], opts.vocabSize);
   if (opts.workers !== undefined && opts.workers !== 'auto' && (!Number.isInteger(opts.workers) || opts.workers < 0)) {
     throw new UserError(`workers must be 'auto' or a whole number >= 0, got ${opts.workers}`);
   }

@@ -8,7 +8,7 @@ import { cutUnits } from '../stages/cut.ts';
 import { encodeUnits, unitBytesFor } from '../stages/encode-units.ts';
 import type { Ids } from '../stages/items.ts';
 import { readFiles } from '../stages/read.ts';
-import { totalSize, type InputFile } from '../stream/read.ts';
+import { totalSize, type InputFile } from '../stages/read-inputs.ts';
 import { joinableJunctions, type EncoderSpec } from './bpe-encode.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES, safeCutFinder } from './chunking.ts';
 import { SpecialMatcher } from './special-split.ts';

@@ -145,7 +145,16 @@ export class OrderedPool<I, O> {
       const transferList = this.#transfer?.(item) as TransferList | undefined;
       return this.#pool.run(item, transferList ? { transferList } : undefined) as Promise<O>;
     }
-    return Promise.resolve().then(() => (this.#inline as (item: I) => O | Promise<O>)(item));
+    return this.#runInline(item);
+  }
+
+  /** Runs an item on this thread now (so its time is this stage's, not whoever awaits next). */
+  #runInline(item: I): Promise<O> {
+    try {
+      return Promise.resolve((this.#inline as (item: I) => O | Promise<O>)(item));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Starts every thread and waits until each has run `item` (so later timing leaves start-up out). */
@@ -167,7 +176,7 @@ export class OrderedPool<I, O> {
         let p: Promise<O>;
         if (this.#helps && this.#busy >= this.#ready) {
           // No started thread is idle: this thread runs the item now.
-          p = Promise.resolve((this.#inline as (item: I) => O | Promise<O>)(item));
+          p = this.#runInline(item);
           this.#onMain++;
         } else {
           this.#busy++;
