@@ -28,7 +28,8 @@ export const train = definePipeline({
   description: 'train a Transformer LM on token files (AdamW, cosine schedule, clipping, checkpoints, exact resume)',
   stages: [
     { name: 'config', description: 'stored config (--resume) < --config JSON < flags (every training and model key as a --kebab-case flag)' },
-    { name: 'train', description: 'random batches (seeded) → forward/backward → clip → AdamW; one metrics.jsonl line per step' },
+    { name: 'sample', description: 'token file (train_data, read in place) → B random windows of context_length + 1 ids (seeded)' },
+    { name: 'step', description: 'forward/backward → clip → AdamW on the --backend; one metrics.jsonl line per step' },
     { name: 'evaluate', description: 'validation loss every eval_interval steps on the same eval_batches windows' },
     { name: 'checkpoint', description: 'latest in OUT (atomic), best validation in OUT/best' },
   ],

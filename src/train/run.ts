@@ -60,6 +60,12 @@ export interface RunSummary {
   tokens_per_s: number;
   stopped: StopReason;
   resumed_from: number | null;
+  /**
+   * Where this session's time went, per stage of the data side and the
+   * trainer (pipelines' `stages` block): sample (token file → random
+   * windows), step (forward, backward, clip, AdamW), evaluate, checkpoint.
+   */
+  stages: Record<'sample' | 'step' | 'evaluate' | 'checkpoint', { seconds: number; items: number }>;
 }
 
 /** The step recorded in a run directory's state.json, or null when OUT holds no checkpoint. */
@@ -162,11 +168,17 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
     let stepSeconds = 0;
     let stopped: StopReason = 'completed';
 
+    const stages: RunSummary['stages'] = {
+      sample: { seconds: 0, items: 0 }, step: { seconds: 0, items: 0 }, evaluate: { seconds: 0, items: 0 }, checkpoint: { seconds: 0, items: 0 },
+    };
+    const timed = (stage: keyof RunSummary['stages'], t0: number): void => { stages[stage].seconds += (performance.now() - t0) / 1000; stages[stage].items++; };
     const snapshot = (): TrainState => ({ ...state, elapsed_s: elapsed(), rng: { data: dataRng.state(), dropout: dropoutRng.state() }, tokenizer: config.tokenizer });
     const checkpoint = async (): Promise<void> => {
+      const t0 = performance.now();
       state = snapshot();
       await saveTrainingCheckpoint(out, model, optimizer, state);
       lastCheckpoint = state.step;
+      timed('checkpoint', t0);
     };
 
     const fitter = config.fit_to_budget ? BudgetFitter.plan(config, state.step) : null;
@@ -182,8 +194,10 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
 
       const step = state.step + 1;
       const lr = cosineLr(state.step, config.lr, config.min_lr, config.warmup_steps, config.max_steps);
+      const tSample = performance.now();
       const batch = sampleBatch(train, dataRng, config.batch_size, T, config.train_data);
       checkVocab(batch, config.model.vocab_size, config.train_data);
+      timed('sample', tSample);
       const t0 = performance.now();
       fitter?.stepStarted(step, t0);
       let result;
@@ -197,6 +211,7 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
         throw e;
       }
       stepSeconds = (performance.now() - t0) / 1000;
+      timed('step', t0);
       state.step = step;
       state.tokens += tokensPerStep;
       state.last_loss = result.loss;
@@ -216,6 +231,7 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
         const evalStart = performance.now();
         const v = (await evaluate(model, val, config.batch_size, config.eval_batches)).loss;
         fitter?.evaluated((performance.now() - evalStart) / 1000);
+        timed('evaluate', evalStart);
         record.val_loss = v;
         state.last_val_loss = v;
         if (state.best_val_loss === null || v < state.best_val_loss) {
@@ -249,6 +265,7 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
       tokens_per_s: total > 0 ? state.tokens / total : 0,
       stopped,
       resumed_from: resumedFrom,
+      stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, { seconds: Math.round(v.seconds * 1000) / 1000, items: v.items }])) as RunSummary['stages'],
     };
   } finally {
     optimizerRef?.dispose();
