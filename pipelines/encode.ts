@@ -6,7 +6,13 @@
  *
  *   npx tsx pipelines/encode.ts --tokenizer out/tok --input 'data/*.txt' --out out/data/train.bin
  */
-import { documentOptions, tokenizerOption, workersOption } from '../src/pipeline/common-options.ts';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { documentOptions, shardOptions, tokenizerOption, workersOption } from '../src/pipeline/common-options.ts';
+import { UserError } from '../src/pipeline/errors.ts';
+import { partName, resolveShard } from '../src/pipeline/shard.ts';
+import { shardInputs } from '../src/stages/shard-inputs.ts';
+import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { formatDuration, formatQuantity } from '../src/pipeline/progress.ts';
 import { chain, runChain } from '../src/pipeline/stage.ts';
@@ -16,7 +22,7 @@ import { writeTokens } from '../src/stages/write-tokens.ts';
 import { resolveInputs, totalSize } from '../src/stages/read-inputs.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import { encodeCut } from '../src/tokenizer/encode-files.ts';
-import { TokenFileWriter, notATokenFile, notATokenSidecar, sidecarPath } from '../src/tokenizer/token-file.ts';
+import { TokenFileWriter, completedPart, notAPartsDir, notATokenFile, notATokenSidecar, sidecarPath, type ShardMeta } from '../src/tokenizer/token-file.ts';
 import { tokenizerInputs } from '../src/tokenizer/tokenizer-files.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
@@ -52,26 +58,46 @@ export const encode = definePipeline({
     maxPretokenMb: { type: 'number', default: DEFAULT_ENCODE_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest run without a place to cut held whole (a pretoken whose bytes the merges can join everywhere, e.g. one repeated letter); a longer one stops, naming its file and offset. Memory: about 10, at most 35, bytes per byte of such a run' },
     separator: { type: 'string', placeholder: 'TOKEN', helpDefault: "the tokenizer's first special token", description: 'document separator for the document stages' },
     ...documentOptions,
+    ...shardOptions,
   },
   examples: [
     'npx tsx pipelines/encode.ts --tokenizer out/tok --input ../shared/corpora/tinystories.txt --out out/data/train.bin',
     "cat notes.txt | npx tsx pipelines/encode.ts -t out/tok -i - -o - --workers 0 > ids.u16",
     'npx tsx pipelines/encode.ts -t out/tok -i corpus.txt --min-doc-bytes 200 --dedup -o out/data/train.bin',
+    "sbatch --array=0-15 --wrap \"npx tsx pipelines/encode.ts -t out/tok -i 'corpus/*.txt' --shard auto -o out/data/train-parts\"",
   ],
   async run(o, ctx) {
-    const files = await resolveInputs(o.input);
-    guardOutputs(o.out === '-' ? [] : [
-      { path: o.out, flag: '--out', type: 'file', what: 'token file', previous: notATokenFile },
-      { path: sidecarPath(o.out), flag: '--out', type: 'file', what: 'token file sidecar', previous: notATokenSidecar },
-    ], [...files.map((f) => ({ path: f.path, what: '--input' })), ...tokenizerInputs(o.tokenizer)],
+    const allFiles = await resolveInputs(o.input);
+    const shard = resolveShard(o.shard, o.shardCount);
+    if (shard && o.out === '-') throw new UserError('--shard writes a directory of parts: give --out DIR, not -');
+    // With --shard, --out is a directory and this process writes its part there.
+    const out = shard ? join(o.out, `${partName(shard.index, shard.count)}.bin`) : o.out;
+    guardOutputs(out === '-' ? [] : [
+      ...(shard ? [{ path: o.out, flag: '--out', type: 'dir' as const, what: 'directory of token-file parts', previous: notAPartsDir }] : []),
+      { path: out, flag: '--out', type: 'file', what: 'token file', previous: notATokenFile },
+      { path: sidecarPath(out), flag: '--out', type: 'file', what: 'token file sidecar', previous: notATokenSidecar },
+    ], [...allFiles.map((f) => ({ path: f.path, what: '--input' })), ...tokenizerInputs(o.tokenizer)],
     { force: o.force, forceFlag: { flag: '--force', effect: 'it is replaced' }, log: (m) => ctx.log(m) });
     const tok = Tokenizer.fromDir(o.tokenizer, o.specialToken);
+    const files = shard ? await shardInputs(allFiles, shard, new SpecialMatcher(tok.specialTokens.map((t) => t.text))) : allFiles;
+    const shardMeta: ShardMeta | undefined = shard
+      ? { index: shard.index, count: shard.count, inputs: files.map((f) => ({ file: f.path, start: f.start ?? 0, end: f.end ?? f.size })) }
+      : undefined;
+    if (shard) {
+      mkdirSync(o.out, { recursive: true });
+      // The sidecar is written last: one that matches this part and tokenizer means the part is complete.
+      const done = completedPart(out, tok.hash(), shardMeta as ShardMeta);
+      if (done) {
+        ctx.log(`${partName(shard.index, shard.count)} is already complete (${done.tokens} tokens, same tokenizer and input ranges): skipped`);
+        return { out, skipped: true, shard: { ...shardMeta, source: shard.source }, tokens: done.tokens, bytes: done.sourceBytes, tokenizer_hash: done.tokenizerHash, dtype: done.dtype };
+      }
+    }
     const total = totalSize(files);
     const unitBytes = unitBytesFor(total, o.workers);
     const spec = tok.encoderSpec();
     const docs = documentSection(files, unitBytes, o, o.separator ?? tok.specialTokens[0]?.text);
     if (o.out === '-') ctx.claimStdout();
-    const writer = new TokenFileWriter(o.out, { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens });
+    const writer = new TokenFileWriter(out, { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens, ...(shardMeta ? { shard: shardMeta } : {}) });
     const encode = encodeUnits({ spec, workers: o.workers });
     let t0 = performance.now();
     let result;
@@ -114,7 +140,8 @@ export const encode = definePipeline({
     const pileSeconds = steady > 0 && bytes >= PILE_ESTIMATE_MIN_BYTES ? PILE_BYTES / steady : null;
     if (pileSeconds === null && tokens > 0) ctx.log(`no pile_825gb_estimate: ${formatQuantity(bytes, 'bytes')} is too little input to measure a steady throughput (needs ${formatQuantity(PILE_ESTIMATE_MIN_BYTES, 'bytes')})`);
     return {
-      out: o.out,
+      out,
+      ...(shard ? { shard: { ...shardMeta, source: shard.source } } : {}),
       files: files.length,
       dtype: meta.dtype,
       vocab_size: tok.vocabSize,

@@ -76,3 +76,13 @@ export const documentOptions = {
   dedup: { type: 'boolean', description: 'drop exact duplicate documents (the first is kept)' },
   dedupMaxMb: { type: 'number', default: 256, min: 1, placeholder: 'N', description: 'memory for the --dedup hash table in MB' },
 } as const satisfies Record<string, StringOption | NumberOption | BooleanOption>;
+
+/**
+ * `--shard I/N | auto` and `--shard-count N` (src/pipeline/shard.ts): run
+ * one part of a job; `auto` takes the index from the batch engine
+ * (Slurm array, Kubernetes Indexed Job, GNU parallel, …).
+ */
+export const shardOptions = {
+  shard: { type: 'string', placeholder: 'I/N|auto', description: 'run shard I of N (0-based) of the input, or auto: the index from the batch engine (LMPIPE_SHARD, SLURM_ARRAY_TASK_ID, BATCH_TASK_INDEX, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX, PARALLEL_SEQ); --out is then a directory of parts' },
+  shardCount: { type: 'int', min: 1, placeholder: 'N', description: 'the number of shards, for --shard auto where the engine does not say it' },
+} as const satisfies Record<string, StringOption | NumberOption>;

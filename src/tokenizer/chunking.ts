@@ -45,6 +45,25 @@ export function findTextCut(buf: Uint8Array, length: number, specials: SpecialMa
 }
 
 /**
+ * The first cut position c in [from, length) by the plain-text rule of
+ * `findTextCut`, which holds wherever the bytes before `from` came from (it
+ * needs only buf[c - 1], buf[c] and the special tokens around c; `buf` should
+ * start at least `specials.maxBytes` before `from`); -1 when none. Shard
+ * boundaries use it: a boundary moved to such a c splits the input where
+ * encoding or counting the parts gives what the whole gives.
+ */
+export function firstTextCut(buf: Uint8Array, from: number, length: number, specials: SpecialMatcher): number {
+  for (let c = Math.max(1, from); c < length; c++) {
+    if (!isAsciiSpace(buf[c])) continue;
+    const p = buf[c - 1];
+    if (p >= 0x80 || isAsciiSpace(p)) continue;
+    if (specials.maxBytes > 0 && (specials.spans(buf, length, c) || specials.endsAt(buf, c))) continue;
+    return c;
+  }
+  return -1;
+}
+
+/**
  * Start of the last special-token match in buf[0, length) that starts after 0
  * and is not overlapped by another occurrence; -1 when none.
  */

@@ -24,7 +24,7 @@
  *
  * The dtype rule lives in token-dtype.ts; token-reader.ts reads these files.
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { UserError } from '../pipeline/errors.ts';
@@ -46,13 +46,23 @@ export interface TokenFileMeta {
   vocabSize: number;
   tokenizerHash: string;
   specialTokens: Record<string, number>;
+  /** Present on a shard's part (`encode --shard`): which part of which input it encodes. */
+  shard?: ShardMeta;
 }
 
-/** What the writer needs to know about the tokenizer. */
+/** The sidecar's `shard` block: a part's place in a sharded job and the input byte ranges it encodes. */
+export interface ShardMeta {
+  index: number;
+  count: number;
+  inputs: Array<{ file: string; start: number; end: number }>;
+}
+
+/** What the writer needs to know about the tokenizer (and, for a shard's part, the shard). */
 export interface TokenizerInfo {
   vocabSize: number;
   tokenizerHash: string;
   specialTokens: ReadonlyArray<{ text: string; id: number }>;
+  shard?: ShardMeta;
 }
 
 /** Path of the sidecar of a token file. */
@@ -209,6 +219,7 @@ export class TokenFileWriter {
       vocabSize: this.info.vocabSize,
       tokenizerHash: this.info.tokenizerHash,
       specialTokens,
+      ...(this.info.shard ? { shard: this.info.shard } : {}),
     };
   }
 
@@ -286,4 +297,31 @@ export function readTokenFileMeta(path: string): TokenFileMeta {
     throw new UserError(`${side} is not an lmpipe token-file sidecar (format "lmpipe-tokens", version 1, dtype uint16|uint32)`);
   }
   return meta;
+}
+
+/** A shard part's file name: `part-00003-of-00016.bin` (its sidecar adds `.json`). */
+const PART_FILE = /^part-\d+-of-\d+\.bin(\.json)?$/;
+
+/** Why existing directory `dir` is not a directory of token-file parts that encode --shard may add to (null when it is one). */
+export function notAPartsDir(dir: string): string | null {
+  const other = readdirSync(dir).filter((f) => !f.startsWith('.') && !PART_FILE.test(f));
+  return other.length === 0 ? null : `it holds ${other.length} file(s) that are not token-file parts, e.g. ${other[0]}`;
+}
+
+/**
+ * The sidecar of a complete part at `path` made with tokenizer `tokenizerHash`
+ * for exactly `shard` (index, count and input byte ranges), or null when the
+ * part must be (re)made: missing, from another tokenizer or split, or a data
+ * file whose size does not match its sidecar.
+ */
+export function completedPart(path: string, tokenizerHash: string, shard: ShardMeta): TokenFileMeta | null {
+  try {
+    const meta = JSON.parse(readFileSync(sidecarPath(path), 'utf8')) as TokenFileMeta;
+    if (meta.format !== 'lmpipe-tokens' || meta.tokenizerHash !== tokenizerHash || !meta.shard) return null;
+    if (JSON.stringify(meta.shard) !== JSON.stringify(shard)) return null;
+    if (statSync(path).size !== meta.tokens * meta.itemBytes) return null;
+    return meta;
+  } catch {
+    return null;
+  }
 }

@@ -1,0 +1,88 @@
+/**
+ * Sharding the input: the sorted input list is one byte stream, cut into N
+ * contiguous byte ranges of about equal size; each boundary inside a file is
+ * moved forward to the next place where the text can be cut (`firstTextCut`:
+ * the rule encode and counting already cut by), or to the file's end. So the
+ * N shards' outputs, concatenated in order, are byte-identical to a
+ * one-process run. Finding a boundary reads a few kilobytes around it, never
+ * a whole file.
+ */
+import { open } from 'node:fs/promises';
+import { UserError } from '../pipeline/errors.ts';
+import type { Shard } from '../pipeline/shard.ts';
+import { firstTextCut } from '../tokenizer/chunking.ts';
+import type { SpecialMatcher } from '../tokenizer/special-split.ts';
+import { byteRange, type InputFile } from './read-inputs.ts';
+
+/** A position in the input list: file index and byte offset (offset 0 of file i+1 = the end of file i). */
+export interface StreamPosition {
+  file: number;
+  offset: number;
+}
+
+/** Bytes read around a boundary at a time. */
+const WINDOW = 64 << 10;
+
+/** The first safe boundary at or after `offset` in `file`: a text cut, or the file's end. */
+async function safeBoundary(file: InputFile, offset: number, specials: SpecialMatcher): Promise<number> {
+  if (offset <= 0 || offset >= file.size) return Math.max(0, Math.min(offset, file.size));
+  const handle = await open(file.path, 'r');
+  try {
+    const back = Math.min(offset, Math.max(64, specials.maxBytes));
+    let want = WINDOW;
+    for (;;) {
+      const start = offset - back;
+      const len = Math.min(back + want, file.size - start);
+      const buf = Buffer.allocUnsafe(len);
+      const { bytesRead } = await handle.read(buf, 0, len, start);
+      // The window's last bytes may be cut off: search up to a few bytes before its end unless it reaches the file's end.
+      const end = start + bytesRead >= file.size ? bytesRead : Math.max(back, bytesRead - Math.max(8, specials.maxBytes));
+      const c = firstTextCut(buf, back, end, specials);
+      if (c >= 0) return start + c;
+      if (start + bytesRead >= file.size) return file.size;
+      want *= 2;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The boundaries of all N shards (N + 1 positions, the first at the start
+ * and the last at the end of the input list), in order.
+ */
+export async function shardBoundaries(files: readonly InputFile[], count: number, specials: SpecialMatcher): Promise<StreamPosition[]> {
+  if (files.some((f) => f.path === '-' || f.size < 0)) throw new UserError('stdin cannot be sharded (each shard reads its own byte range): pass files');
+  const total = files.reduce((t, f) => t + f.size, 0);
+  const out: StreamPosition[] = [{ file: 0, offset: 0 }];
+  for (let k = 1; k < count; k++) {
+    let target = Math.floor((k * total) / count);
+    let i = 0;
+    while (i < files.length && target >= files[i].size) { target -= files[i].size; i++; }
+    let pos: StreamPosition = i >= files.length ? { file: files.length, offset: 0 } : { file: i, offset: await safeBoundary(files[i], target, specials) };
+    if (pos.file < files.length && pos.offset >= files[pos.file].size) pos = { file: pos.file + 1, offset: 0 };
+    // Boundaries never go backwards (a moved boundary may pass the next target).
+    const prev = out[out.length - 1];
+    if (pos.file < prev.file || (pos.file === prev.file && pos.offset < prev.offset)) pos = prev;
+    out.push(pos);
+  }
+  out.push({ file: files.length, offset: 0 });
+  return out;
+}
+
+/** The inputs of shard `shard.index`: byte ranges of the files between its two boundaries (possibly none). */
+export async function shardInputs(files: readonly InputFile[], shard: Shard, specials: SpecialMatcher): Promise<InputFile[]> {
+  const b = await shardBoundaries(files, shard.count, specials);
+  return rangesBetween(files, b[shard.index], b[shard.index + 1]);
+}
+
+/** The byte ranges of the input list from `from` to `to`. */
+export function rangesBetween(files: readonly InputFile[], from: StreamPosition, to: StreamPosition): InputFile[] {
+  const out: InputFile[] = [];
+  for (let i = from.file; i <= Math.min(to.file, files.length - 1); i++) {
+    const start = i === from.file ? from.offset : 0;
+    const end = i === to.file ? to.offset : files[i].size;
+    if (end > start) out.push(byteRange(files[i], start, end));
+  }
+  return out;
+}
