@@ -12,11 +12,10 @@ import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import type { ProgressTask } from '../src/pipeline/progress.ts';
 import { documentOptions } from '../src/pipeline/common-options.ts';
-import { chain, runChain } from '../src/pipeline/stage.ts';
-import { countPretokens, tallyCounts } from '../src/stages/count-pretokens.ts';
-import { documentSection } from '../src/stages/document-stages.ts';
-import { resolveInputs, totalSize } from '../src/stages/read-inputs.ts';
-import { bpeCut, bpeFromCounts, countingWorkers, validateSpecials } from '../src/tokenizer/bpe-train.ts';
+import { resolveInputs } from '../src/stages/read-inputs.ts';
+import { bpeFromCounts, validateSpecials } from '../src/tokenizer/bpe-train.ts';
+import { countCorpus, type CountedCorpus } from '../src/tokenizer/count-corpus.ts';
+import { loadCounts } from '../src/tokenizer/counts-file.ts';
 import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import { notTrainBpeOutput, writeTokenizerDir } from '../src/tokenizer/tokenizer-files.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
@@ -35,7 +34,8 @@ export const trainBpePipeline = definePipeline({
     { name: 'write', description: 'write the tokenizer directory atomically' },
   ],
   options: {
-    input: { type: 'string', multiple: true, required: true, short: 'i', placeholder: 'GLOB', description: 'training text (glob; repeatable; - for stdin); each file is its own text' },
+    input: { type: 'string', multiple: true, short: 'i', placeholder: 'GLOB', description: 'training text (glob; repeatable; - for stdin); each file is its own text' },
+    fromCounts: { type: 'string', placeholder: 'FILE', description: 'train from a count file (count-pretokens, merge-counts) instead of --input: the same merges as training on the text it counts' },
     vocabSize: { type: 'int', default: 10000, min: 256, placeholder: 'N', description: 'vocab size including the 256 bytes and the special tokens' },
     specialToken: { type: 'string', multiple: true, default: ['<|endoftext|>'], placeholder: 'TOKEN', description: 'special token: never merged across, gets an id first' },
     noSpecialTokens: { type: 'boolean', description: 'train without any special token (overrides --special-token)' },
@@ -51,6 +51,7 @@ export const trainBpePipeline = definePipeline({
     "npx tsx pipelines/train-bpe.ts --input ../shared/corpora/tinystories.txt --vocab-size 10000 --out out/tok",
     "npx tsx pipelines/train-bpe.ts -i 'corpus/*.txt' --vocab-size 32000 --special-token '<|endoftext|>' --special-token '<|pad|>' -o out/tok32k",
     'cat corpus.txt | npx tsx pipelines/train-bpe.ts -i - --vocab-size 5000 -o out/tok5k',
+    'npx tsx pipelines/train-bpe.ts --from-counts out/counts/total.counts --vocab-size 32000 -o out/tok32k',
   ],
   validate(o) {
     if (o.workers !== 'auto' && !/^\d+$/.test(o.workers)) {
@@ -58,30 +59,40 @@ export const trainBpePipeline = definePipeline({
     }
   },
   async run(o, ctx) {
-    const files = await resolveInputs(o.input);
+    if ((o.input.length > 0) === (o.fromCounts !== undefined)) throw new UserError('give either --input (text to count) or --from-counts FILE (counts made by count-pretokens / merge-counts), not both');
+    const files = o.fromCounts === undefined ? await resolveInputs(o.input) : [];
+    const inputs = o.fromCounts === undefined ? files.map((f) => ({ path: f.path, what: '--input' })) : [{ path: o.fromCounts, what: '--from-counts' }];
     guardOutputs([{ path: o.out, flag: '--out', type: 'dir', what: 'tokenizer directory', previous: notTrainBpeOutput, suggest: join(o.out, 'tokenizer') }],
-      files.map((f) => ({ path: f.path, what: '--input' })),
+      inputs,
       { force: o.force, forceFlag: { flag: '--force', effect: 'its other files are kept' }, log: (m) => ctx.log(m) });
     const specialTokens = o.noSpecialTokens ? [] : o.specialToken;
-    const specials = validateSpecials(specialTokens, o.vocabSize);
-    const total = totalSize(files);
     const chunkBytes = Math.max(64, Math.round(o.chunkMb * 1e6));
     const maxHeld = Math.max(64, Math.round(o.maxPretokenMb * (1 << 20)));
-    const workers = countingWorkers(o.workers === 'auto' ? 'auto' : Number(o.workers), total, chunkBytes);
-    const docs = documentSection(files, Math.min(chunkBytes, 4 << 20), o, o.separator ?? specials[0]);
-    const started = { t: performance.now(), cpu: process.cpuUsage() };
-    const count = countPretokens({ specialTokens: specials, workers });
-    let counted;
-    try {
-      counted = await runChain(chain(docs.source, docs.filter, docs.dedup, bpeCut(specials, chunkBytes, maxHeld), count, tallyCounts()),
-        { signal: ctx.signal, log: (m) => ctx.log(m), warn: (m) => ctx.warn(m), progress: ctx.progress });
-    } finally {
-      await count.close();
+    let c: CountedCorpus;
+    let specials: string[];
+    if (o.fromCounts !== undefined) {
+      const t = performance.now();
+      const cpu = process.cpuUsage();
+      const { header, counts } = loadCounts(o.fromCounts);
+      const defaults = JSON.stringify(specialTokens) === JSON.stringify(['<|endoftext|>']) && !o.noSpecialTokens;
+      if (!defaults && JSON.stringify(specialTokens) !== JSON.stringify(header.specialTokens)) {
+        throw new UserError(`--from-counts ${o.fromCounts} was counted with special tokens ${JSON.stringify(header.specialTokens)}, not ${JSON.stringify(specialTokens)}; drop --special-token (the file's are used) or count again`);
+      }
+      specials = validateSpecials(header.specialTokens, o.vocabSize);
+      const { documents, ...stats } = header.stats;
+      const seconds = Math.round(performance.now() - t) / 1000;
+      c = { counted: { counts, stats, units: 0, documents }, stages: { load: { seconds, items: header.entries } }, workers: 0, unitsOnMainThread: 0, started: { t, cpu } };
+      ctx.log(`${header.entries} unique pretokens from ${o.fromCounts} (${header.inputs.length} input range(s), ${header.stats.bytes} bytes counted)`);
+    } else {
+      specials = validateSpecials(specialTokens, o.vocabSize);
+      c = await countCorpus(files, {
+        ...o, specialTokens: specials, workers: o.workers === 'auto' ? 'auto' : Number(o.workers), chunkBytes, maxHeldBytes: maxHeld,
+      }, { signal: ctx.signal, log: (m) => ctx.log(m), warn: (m) => ctx.warn(m), progress: ctx.progress });
     }
     if (ctx.signal.aborted) throw new UserError('interrupted');
     let merge: ProgressTask | null = null;
-    const result = bpeFromCounts(counted.result, {
-      vocabSize: o.vocabSize, specialTokens: specials, workers, unitsOnMainThread: count.unitsOnMainThread, stages: counted.stages, started,
+    const result = bpeFromCounts(c.counted, {
+      vocabSize: o.vocabSize, specialTokens: specials, workers: c.workers, unitsOnMainThread: c.unitsOnMainThread, stages: c.stages, started: c.started,
       onProgress: (p) => {
         if (ctx.signal.aborted) throw new UserError('interrupted');
         merge ??= ctx.progress.task('merge', 'steps', p.total);
