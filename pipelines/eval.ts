@@ -18,7 +18,7 @@ import { loadCheckpoint, readCheckpointConfig } from '../src/model/checkpoint.ts
 import { ops } from '../src/model/ops.ts';
 import { sequentialBatches, sequentialWindowCount } from '../src/train/batch-sampler.ts';
 import { checkTokenFile } from '../src/train/token-data.ts';
-import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
+import { openTokenData } from '../src/train/token-dataset.ts';
 import { recordedTokenData } from '../src/train/checkpoint.ts';
 import { checkMemory } from '../src/train/preflight.ts';
 import { firstOutOfVocab } from '../src/train/train-step.ts';
@@ -48,7 +48,7 @@ export const evalPipeline = definePipeline({
     const memory = checkMemory(config, { batchSize: o.batchSize, backend: backend.name, training: false, batchKnob: '--batch-size', otherKnobs: null });
     if (memory.warning) ctx.warn(memory.warning);
     const model = loadCheckpoint(o.checkpoint);
-    const source = new TokenFileReader(o.data);
+    const source = openTokenData(o.data, '--data');
     try {
       const T = model.config.context_length;
       const windows = sequentialWindowCount(source.length, T);

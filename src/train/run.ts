@@ -25,7 +25,7 @@ import { cosineLr } from './lr-schedule.ts';
 import { METRICS_FILE, appendMetrics, parseMetrics, truncateMetrics } from './metrics.ts';
 import type { MetricsRecord } from './metrics.ts';
 import { checkTokenFile, tokenDataOfFile } from './token-data.ts';
-import { TokenFileReader } from '../tokenizer/token-reader.ts';
+import { openTokenData } from './token-dataset.ts';
 import type { TokenSource } from '../tokenizer/token-reader.ts';
 import { NonFiniteError, evaluate, firstOutOfVocab, trainStep } from './train-step.ts';
 import { BudgetFitter } from './budget-fit.ts';
@@ -82,7 +82,7 @@ export function checkpointStep(out: string): number | null {
 
 function openData(path: string, what: string, vocabSize: number): TokenSource {
   checkTokenFile(path, what, vocabSize);
-  return new TokenFileReader(path);
+  return openTokenData(path, what);
 }
 
 function checkVocab(batch: Batch, vocabSize: number, path: string): void {

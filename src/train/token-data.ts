@@ -14,6 +14,7 @@ import type { TokenDtype } from '../tokenizer/token-dtype.ts';
 import type { TokenFileMeta } from '../tokenizer/token-file.ts';
 import { TokenFileReader, tokenFileMeta } from '../tokenizer/token-reader.ts';
 import { isLegacyTokenizerHash } from '../tokenizer/tokenizer-identity.ts';
+import { checkSameData, resolveTokenFiles } from './token-dataset.ts';
 
 /**
  * The vocabulary a token file's ids come from, as its sidecar records it;
@@ -34,7 +35,7 @@ export function tokenDataOf(meta: TokenFileMeta): TokenDataIdentity {
 
 /** The identity in the sidecar of token file `path`, or null without one. */
 export function tokenDataOfFile(path: string): TokenDataIdentity | null {
-  const meta = tokenFileMeta(path);
+  const meta = tokenFileMeta(resolveTokenFiles(path, 'train_data')[0]);
   return meta ? tokenDataOf(meta) : null;
 }
 
@@ -131,6 +132,22 @@ export interface TokenFileCheck {
  * reported with its position. Returns the sidecar, or null without one.
  */
 export function checkTokenFile(path: string, what: string, modelVocab: number, options: TokenFileCheck = {}): TokenFileMeta | null {
+  // Many files (a directory of parts, a glob, a manifest): each is checked, the token count is their sum.
+  const files = resolveTokenFiles(path, what);
+  if (files.length > 1) {
+    checkSameData(files, what);
+    let first: TokenFileMeta | null = null;
+    let tokens = 0;
+    for (const f of files) {
+      const m = checkTokenFile(f, what, modelVocab, { ...options, minTokens: undefined });
+      first ??= m;
+      tokens += Math.floor(statSync(f).size / itemBytes(m?.dtype ?? 'uint16'));
+    }
+    if (options.minTokens !== undefined && tokens < options.minTokens) {
+      throw new UserError(`${what} ${path} has ${tokens} tokens in ${files.length} files, fewer than context_length + 1 = ${options.minTokens} for one window; use more data${options.fixedModel ? '' : ' or a shorter context_length'}`);
+    }
+    return first;
+  }
   let st;
   try {
     st = statSync(path);

@@ -1,0 +1,230 @@
+/**
+ * Sharded runs against one-process runs: N shard processes' parts
+ * concatenate to the one-process token file, byte for byte, for N in
+ * {1, 2, 3, 7}; count files merged in any order and tree shape equal the
+ * whole input's counts byte for byte, and `train-bpe --from-counts` equals
+ * training on the text (the CS336 reference merges included); a killed
+ * shard is redone alone and leaves nothing under a final name; every
+ * engine's variables resolve; bad parts are refused naming the file.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { countPretokensPipeline } from '../pipelines/count-pretokens.ts';
+import { encode } from '../pipelines/encode.ts';
+import { mergeCounts } from '../pipelines/merge-counts.ts';
+import { mergeTokens } from '../pipelines/merge-tokens.ts';
+import { trainBpePipeline } from '../pipelines/train-bpe.ts';
+import type { OptionSpecs, Pipeline } from '../src/pipeline/define.ts';
+import { UserError } from '../src/pipeline/errors.ts';
+import { resolveShard } from '../src/pipeline/shard.ts';
+import { sampleBatch } from '../src/train/batch-sampler.ts';
+import { ConcatTokenSource, openTokenData } from '../src/train/token-dataset.ts';
+import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
+import { Rng } from '../src/util/rng.ts';
+import { fixturePath } from '../src/util/shared-data.ts';
+import { runInProcess } from './helpers/in-process.ts';
+import { sotuText } from './helpers/sotu.ts';
+
+const EOT = '<|endoftext|>';
+const tmp = mkdtempSync(join(tmpdir(), 'lmpipe-shard-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const a = join(tmp, 'a.txt');
+const b = join(tmp, 'b.txt');
+writeFileSync(a, sotuText({ maxBytes: 700_000, docChars: 3000 }));
+writeFileSync(b, sotuText({ maxBytes: 250_000, skipAddresses: 150, docChars: 500 }));
+const tok = join(tmp, 'tok');
+
+async function ok<O extends OptionSpecs, R extends object>(p: Pipeline<O, R>, argv: string[]): Promise<Record<string, unknown>> {
+  const r = await runInProcess(p, [...argv, '--quiet']);
+  assert.equal(r.status, 0, r.stderr);
+  return r.summary as Record<string, unknown>;
+}
+
+function bytesOf(path: string): Buffer {
+  return readFileSync(path);
+}
+
+describe('encode --shard', () => {
+  it('N shards concatenate to the one-process token file, N = 1, 2, 3, 7', async () => {
+    await ok(trainBpePipeline, ['-i', a, '--vocab-size', '700', '-o', tok]);
+    await ok(encode, ['-t', tok, '-i', a, '-i', b, '-o', join(tmp, 'whole.bin'), '--workers', '0']);
+    const whole = bytesOf(join(tmp, 'whole.bin'));
+    for (const n of [1, 2, 3, 7]) {
+      const dir = join(tmp, `parts${n}`);
+      for (let i = 0; i < n; i++) {
+        const s = await ok(encode, ['-t', tok, '-i', a, '-i', b, '-o', dir, '--shard', `${i}/${n}`, '--workers', String(i % 2)]);
+        assert.deepEqual((s.shard as { index: number }).index, i);
+      }
+      const parts = readdirSync(dir).filter((f) => f.endsWith('.bin')).sort();
+      assert.equal(parts.length, n);
+      assert.ok(Buffer.concat(parts.map((f) => bytesOf(join(dir, f)))).equals(whole), `${n} shards`);
+      // merge-tokens gives the same file and sidecar; train reads the directory as the same sequence.
+      await ok(mergeTokens, [dir, '-o', join(tmp, `merged${n}.bin`)]);
+      assert.ok(bytesOf(join(tmp, `merged${n}.bin`)).equals(whole));
+      assert.deepEqual(JSON.parse(readFileSync(join(tmp, `merged${n}.bin.json`), 'utf8')), JSON.parse(readFileSync(join(tmp, 'whole.bin.json'), 'utf8')));
+    }
+  });
+
+  it('training data from a directory of parts: the same batches as from the merged file, and every part sampled', () => {
+    const parts = openTokenData(join(tmp, 'parts7'), 'train_data');
+    assert.ok(parts instanceof ConcatTokenSource);
+    const merged = new TokenFileReader(join(tmp, 'whole.bin'));
+    assert.equal(parts.length, merged.length);
+    const r1 = new Rng(5);
+    const r2 = new Rng(5);
+    const files = readdirSync(join(tmp, 'parts7')).filter((f) => f.endsWith('.bin')).sort().map((f) => new TokenFileReader(join(tmp, 'parts7', f)).length);
+    const bounds = files.map((_, i) => files.slice(0, i + 1).reduce((x, y) => x + y, 0));
+    const hit = new Set<number>();
+    for (let k = 0; k < 200; k++) {
+      const x = sampleBatch(parts, r1, 4, 32);
+      const y = sampleBatch(merged, r2, 4, 32);
+      assert.deepEqual(x.x, y.x);
+      assert.deepEqual(x.y, y.y);
+      for (const s of x.starts) hit.add(bounds.findIndex((e) => s < e));
+    }
+    assert.equal(hit.size, 7, 'every part is drawn from');
+    parts.close();
+    merged.close();
+  });
+
+  it('a rerun skips complete parts; a killed shard leaves nothing under a final name and is redone alone', async () => {
+    const dir = join(tmp, 'parts2');
+    const again = await ok(encode, ['-t', tok, '-i', a, '-i', b, '-o', dir, '--shard', '1/2']);
+    assert.equal(again.skipped, true);
+    // A slow shard (a large input, one thread) killed with SIGKILL mid-run.
+    const big = join(tmp, 'big.txt');
+    writeFileSync(big, readFileSync(a, 'utf8').repeat(30));
+    const kdir = join(tmp, 'killed');
+    await ok(encode, ['-t', tok, '-i', big, '-o', kdir, '--shard', '0/2', '--workers', '0']);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'pipelines/encode.ts', '-t', tok, '-i', big, '-o', kdir, '--shard', '1/2', '--workers', '0', '--quiet'], { stdio: 'ignore' });
+    // Kill it once its temporary output exists.
+    for (let i = 0; i < 300 && !readdirSync(kdir).some((f) => f.includes('part-00001') && f.includes('.tmp-')); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    assert.ok(!existsSync(join(kdir, 'part-00001-of-00002.bin')) && !existsSync(join(kdir, 'part-00001-of-00002.bin.json')), 'no partial part under a final name');
+    const r0 = await ok(encode, ['-t', tok, '-i', big, '-o', kdir, '--shard', '0/2', '--workers', '0']);
+    assert.equal(r0.skipped, true);
+    const r1 = await ok(encode, ['-t', tok, '-i', big, '-o', kdir, '--shard', '1/2', '--workers', '1']);
+    assert.equal(r1.skipped, undefined);
+    await ok(encode, ['-t', tok, '-i', big, '-o', join(tmp, 'big.bin'), '--workers', '1']);
+    assert.ok(Buffer.concat(['part-00000-of-00002.bin', 'part-00001-of-00002.bin'].map((f) => bytesOf(join(kdir, f)))).equals(bytesOf(join(tmp, 'big.bin'))));
+  });
+
+  it('bad parts are refused, naming the file', async () => {
+    const dir = join(tmp, 'bad');
+    mkdirSync(dir);
+    for (const f of ['part-00000-of-00003.bin', 'part-00002-of-00003.bin']) {
+      copyFileSync(join(tmp, 'parts3', f), join(dir, f));
+      copyFileSync(join(tmp, 'parts3', `${f}.json`), join(dir, `${f}.json`));
+    }
+    assert.throws(() => openTokenData(dir, 'train_data'), (e: unknown) => e instanceof UserError && /part\(s\) 1 of 3 are missing/.test(e.message));
+    copyFileSync(join(tmp, 'parts3', 'part-00001-of-00003.bin'), join(dir, 'part-00001-of-00003.bin'));
+    const side = JSON.parse(readFileSync(join(tmp, 'parts3', 'part-00001-of-00003.bin.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'part-00001-of-00003.bin.json'), JSON.stringify({ ...side, tokenizerHash: `sha256:${'0'.repeat(64)}` }));
+    assert.throws(() => openTokenData(dir, 'train_data'), (e: unknown) => e instanceof UserError && /part-00001-of-00003\.bin was encoded with another tokenizer/.test(e.message));
+    const r = await runInProcess(mergeTokens, [dir, '-o', join(tmp, 'bad.bin'), '--quiet']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /another tokenizer/);
+    assert.ok(!existsSync(join(tmp, 'bad.bin')));
+  });
+});
+
+describe('count-pretokens --shard, merge-counts, train-bpe --from-counts', () => {
+  it('merged shard counts equal the whole input\'s, in any order and tree shape; --from-counts equals training on the text', async () => {
+    await ok(countPretokensPipeline, ['-i', a, '-i', b, '-o', join(tmp, 'whole.counts')]);
+    const whole = bytesOf(join(tmp, 'whole.counts'));
+    for (const n of [1, 2, 3, 7]) {
+      const dir = join(tmp, `counts${n}`);
+      for (let i = 0; i < n; i++) await ok(countPretokensPipeline, ['-i', a, '-i', b, '-o', dir, '--shard', `${i}/${n}`, '--workers', '0']);
+      const parts = readdirSync(dir).sort().map((f) => join(dir, f));
+      await ok(mergeCounts, [...parts.slice().reverse(), '-o', join(tmp, `total${n}.counts`)]);
+      assert.ok(bytesOf(join(tmp, `total${n}.counts`)).equals(whole), `${n} shards, reversed order`);
+      if (n >= 3) {
+        // A tree: (0 + 2) then (1 + ...) and the rest.
+        await ok(mergeCounts, [parts[0], parts[2], '-o', join(tmp, `t${n}a.counts`), '--partial']);
+        await ok(mergeCounts, [join(tmp, `t${n}a.counts`), ...parts.filter((_, i) => i !== 0 && i !== 2), '-o', join(tmp, `t${n}b.counts`)]);
+        assert.ok(bytesOf(join(tmp, `t${n}b.counts`)).equals(whole), `${n} shards, as a tree`);
+        const missing = await runInProcess(mergeCounts, [parts[0], parts[1], '-o', join(tmp, 'x.counts'), '--quiet']);
+        assert.equal(missing.status, 2);
+        assert.match(missing.stderr, /part\(s\) 2.* of \d+ are missing/);
+        const twice = await runInProcess(mergeCounts, [join(tmp, `t${n}a.counts`), parts[0], '-o', join(tmp, 'x.counts'), '--quiet', '--partial']);
+        assert.match(twice.stderr, /both hold part 0/);
+      }
+    }
+    await ok(trainBpePipeline, ['-i', a, '-i', b, '--vocab-size', '900', '-o', join(tmp, 'tok-text')]);
+    await ok(trainBpePipeline, ['--from-counts', join(tmp, 'total7.counts'), '--vocab-size', '900', '-o', join(tmp, 'tok-counts')]);
+    for (const f of ['merges.txt', 'vocab.json']) assert.ok(bytesOf(join(tmp, 'tok-text', f)).equals(bytesOf(join(tmp, 'tok-counts', f))), f);
+  });
+
+  it('the CS336 reference merges from sharded counts', async () => {
+    const input = fixturePath('cs336', 'fixtures', 'text', 'corpus.en');
+    const dir = join(tmp, 'cs336-counts');
+    for (let i = 0; i < 3; i++) await ok(countPretokensPipeline, ['-i', input, '-o', dir, '--shard', `${i}/3`]);
+    await ok(mergeCounts, [join(dir, '*.counts'), '-o', join(tmp, 'cs336.counts')]);
+    await ok(trainBpePipeline, ['--from-counts', join(tmp, 'cs336.counts'), '--vocab-size', '500', '-o', join(tmp, 'cs336-tok')]);
+    const ref = readFileSync(fixturePath('cs336', 'fixtures', 'text', 'train-bpe-reference-merges.txt'), 'utf8').split('\n').filter((l) => l.length > 0);
+    const got = readFileSync(join(tmp, 'cs336-tok', 'merges.txt'), 'utf8').split('\n').filter((l) => l.length > 0 && !l.startsWith('#'));
+    assert.deepEqual(got, ref);
+  });
+
+  it('a count file from another pattern or special tokens is refused, naming the file', async () => {
+    const path = join(tmp, 'whole.counts');
+    const buf = bytesOf(path);
+    const h = buf.readUInt32LE(8);
+    const header = JSON.parse(buf.subarray(12, 12 + h).toString()) as Record<string, unknown>;
+    const patched = (o: Record<string, unknown>): Buffer => {
+      const json = Buffer.from(JSON.stringify({ ...header, ...o }));
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(json.length);
+      return Buffer.concat([buf.subarray(0, 8), len, json, buf.subarray(12 + h)]);
+    };
+    writeFileSync(join(tmp, 'other-pattern.counts'), patched({ pattern: '\\S+' }));
+    writeFileSync(join(tmp, 'other-specials.counts'), patched({ specialTokens: ['<pad>'] }));
+    for (const [f, re] of [['other-pattern.counts', /other-pattern\.counts was counted with another pretokenization pattern/], ['other-specials.counts', /other-specials\.counts has special tokens/]] as const) {
+      const r = await runInProcess(mergeCounts, [path, join(tmp, f), '-o', join(tmp, 'y.counts'), '--quiet']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, re);
+    }
+    writeFileSync(join(tmp, 'truncated.counts'), buf.subarray(0, buf.length - 5));
+    const r = await runInProcess(trainBpePipeline, ['--from-counts', join(tmp, 'truncated.counts'), '--vocab-size', '300', '-o', join(tmp, 'tok-trunc'), '--quiet']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /truncated\.counts: truncated/);
+  });
+});
+
+describe('--shard auto', () => {
+  it('resolves each engine\'s variables, and refuses an index without a count', () => {
+    const cases: Array<[Record<string, string>, number | undefined, [number, number]]> = [
+      [{ LMPIPE_SHARD: '2/5' }, undefined, [2, 5]],
+      [{ SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_COUNT: '4' }, undefined, [3, 4]],
+      [{ SLURM_ARRAY_TASK_ID: '5', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '8' }, undefined, [4, 8]],
+      [{ BATCH_TASK_INDEX: '0', BATCH_TASK_COUNT: '2' }, undefined, [0, 2]],
+      [{ JOB_COMPLETION_INDEX: '6' }, 7, [6, 7]],
+      [{ AWS_BATCH_JOB_ARRAY_INDEX: '1' }, 3, [1, 3]],
+      [{ PARALLEL_SEQ: '1' }, 3, [0, 3]],
+      [{ PARALLEL_SEQ: '3' }, 3, [2, 3]],
+    ];
+    for (const [env, count, [i, n]] of cases) {
+      const s = resolveShard('auto', count, env);
+      assert.deepEqual([s?.index, s?.count], [i, n], JSON.stringify(env));
+    }
+    assert.deepEqual(resolveShard('3/16', undefined, {}), { index: 3, count: 16, source: 'flag' });
+    assert.equal(resolveShard(undefined, undefined, {}), null);
+    const bad: Array<[string | undefined, number | undefined, Record<string, string>, RegExp]> = [
+      ['auto', undefined, { JOB_COMPLETION_INDEX: '2' }, /no shard count: pass --shard-count N/],
+      ['auto', undefined, { PARALLEL_SEQ: '0' }, /numbers tasks from 1/],
+      ['auto', 2, { PARALLEL_SEQ: '3' }, /shard index 2 is not below the shard count 2/],
+      ['auto', undefined, {}, /no shard index in the environment/],
+      ['auto', 4, { SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_COUNT: '3' }, /SLURM_ARRAY_TASK_COUNT=3 but --shard-count says 4/],
+      ['5/4', undefined, {}, /not below the shard count 4/],
+      ['1-4', undefined, {}, /expected I\/N/],
+      [undefined, 3, {}, /--shard-count is given without --shard/],
+    ];
+    for (const [spec, count, env, re] of bad) assert.throws(() => resolveShard(spec, count, env), (e: unknown) => e instanceof UserError && re.test(e.message), `${spec} ${JSON.stringify(env)}`);
+  });
+});
