@@ -143,8 +143,8 @@ test('train refuses ids outside the vocabulary before the first step, with the f
 test('train refuses directories where files belong, and files where directories belong', async () => {
   const o = out('paths');
   const base = ['--model', model, '--max-steps', '1'];
-  refused(await train(['--train-data', aDir, ...base, '--out', o]), /train_data .*a-directory is a directory; give a token file/, o);
-  refused(await train(['--train-data', trainBin, '--val-data', aDir, ...base, '--out', o]), /val_data .*a-directory is a directory; give a token file/, o);
+  refused(await train(['--train-data', aDir, ...base, '--out', o]), /train_data .*a-directory is a directory without token files \(\*\.bin\); encode into it with --shard, or give a token file/, o);
+  refused(await train(['--train-data', trainBin, '--val-data', aDir, ...base, '--out', o]), /val_data .*a-directory is a directory without token files \(\*\.bin\); encode into it with --shard, or give a token file/, o);
   refused(await train(['--config', aDir]), /training config .*a-directory is a directory; give the JSON file/);
   refused(await train(['--train-data', trainBin, ...base, '--out', aFile]), /out .*a-file\.json is a file, not a directory/);
   refused(await train(['--resume', aFile]), /a-file\.json is a file, not a run directory/);
@@ -165,7 +165,7 @@ test('eval and generate refuse data or a tokenizer other than the checkpoint\'s,
   assert.equal(ok.status, 0, ok.stderr);
   // The eval CLI's contract, in a real process.
   refused(runPipeline('eval', evalArgs(valB)), /--data .*vb\.bin is from another tokenizer than the training data of .*\(257 ids, tokenizer \w+… vs 257 ids, tokenizer \w+…\); re-encode it/);
-  refused(await evalIn(evalArgs(aDir)), /--data .*a-directory is a directory; give a token file/);
+  refused(await evalIn(evalArgs(aDir)), /--data .*a-directory is a directory without token files \(\*\.bin\); encode into it with --shard, or give a token file/);
   refused(await evalIn(['--checkpoint', aFile, '--data', valA]), /checkpoint .*a-file\.json is not a directory/);
   refused(await evalIn(evalArgs(valA, '--batch-size', '1000000000000')), /at --batch-size 1000000000000: its logits .* a tensor can; lower --batch-size$/);
   const rawBad = rawTokens('raw-bad.bin', 600, { 77: 300 });
