@@ -29,7 +29,7 @@ export const train = definePipeline({
   stages: [
     { name: 'config', description: 'stored config (--resume) < --config JSON < flags (every training and model key as a --kebab-case flag)' },
     { name: 'sample', description: 'token file (train_data, read in place) → B random windows of context_length + 1 ids (seeded)' },
-    { name: 'step', description: 'forward/backward → clip → AdamW on the --backend; one metrics.jsonl line per step' },
+    { name: 'step', description: 'forward/backward → clip → AdamW on the chosen backend; one metrics.jsonl line per step' },
     { name: 'evaluate', description: 'validation loss every eval_interval steps on the same eval_batches windows' },
     { name: 'checkpoint', description: 'latest in OUT (atomic), best validation in OUT/best' },
   ],
