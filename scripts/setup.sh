@@ -3,8 +3,21 @@
 # backend (g++, make, OpenBLAS) when apt is available and we are root, then
 # the native build. If the build cannot happen, lmpipe still works: training
 # falls back to the (much slower) JavaScript cpu backend with a one-line warning.
+# `--torch` also installs PyTorch (Debian's python3-torch, about 600 MB with its
+# libraries) for the PyTorch bridge (scripts/torch/) and its test; the demo
+# does not need it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--torch" ] && ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[setup] installing python3-torch (apt)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch >/dev/null) \
+      || echo "[setup] apt-get install python3-torch failed; the PyTorch bridge test will be skipped" >&2
+  else
+    echo "[setup] PyTorch missing; as root run: apt-get install python3-torch (or pip install torch)" >&2
+  fi
+fi
 
 have_blas() { printf '#include <cblas.h>\n' | g++ -E -x c++ - >/dev/null 2>&1; }
 if ! have_blas || ! command -v make >/dev/null; then
