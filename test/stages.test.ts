@@ -127,3 +127,43 @@ test('HashSet64: exact membership, and a full table stops remembering instead of
   assert.equal(s.check(Math.imul(5, 2654435761) >>> 0, (5 * 7919) >>> 0), 'seen');
   assert.equal(s.check(0, 0), 'seen', 'zero is stored as (0, 1): value 0 was added first');
 });
+
+test('read → cut → encode and read → cut → count on edge inputs: empty, one byte, a special token cut by every read size, a document longer than a unit', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { resolveInputs } = await import('../src/stages/read-inputs.ts');
+  const { encodeFiles } = await import('../src/tokenizer/encode-files.ts');
+  const { trainBpe } = await import('../src/tokenizer/bpe-train.ts');
+  const { Tokenizer } = await import('../src/tokenizer/tokenizer.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'lmpipe-stage-edges-'));
+  try {
+    const text = `${'A long document, longer than any unit here, with words. '.repeat(40)}${SEP}x${SEP}${SEP}`;
+    const trained = await trainBpe({ input: enc.encode(text.repeat(3)), vocabSize: 300, specialTokens: [SEP], workers: 0 });
+    const tok = Tokenizer.fromVocabMerges(trained.vocab, trained.merges, [SEP]);
+    const cases: Array<[string, string]> = [['empty', ''], ['one-byte', 'x'], ['special-only', SEP], ['long', text]];
+    for (const [name, body] of cases) {
+      const path = join(dir, `${name}.txt`);
+      writeFileSync(path, body);
+      const files = await resolveInputs([path]);
+      const want = Array.from(tok.encodeToIds(body));
+      for (const [readBytes, unitBytes] of [[1, 1], [3, 7], [5, 64], [4096, 4096]]) {
+        for (const workers of [0, 1]) {
+          const got: number[] = [];
+          const stages = await encodeFiles(files, tok.encoderSpec(), { workers, readBytes, unitBytes }, (u) => { got.push(...u.ids); });
+          assert.deepEqual(got, want, `${name}: read ${readBytes}, unit ${unitBytes}, workers ${workers}`);
+          assert.equal(stages.read.bytes, enc.encode(body).length);
+        }
+      }
+      // Counting the same file in tiny units gives the whole-text counts (compared through the merges).
+      if (name === 'long') {
+        const whole = await trainBpe({ input: enc.encode(body), vocabSize: 290, specialTokens: [SEP], workers: 0 });
+        const cut = await trainBpe({ input: path, vocabSize: 290, specialTokens: [SEP], workers: 0, chunkBytes: 64 });
+        assert.ok(cut.stats.chunks > 10);
+        assert.deepEqual(cut.merges, whole.merges);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
