@@ -30,6 +30,8 @@ import { readFiles } from '../src/stages/read.ts';
 import { writeTokens } from '../src/stages/write-tokens.ts';
 import { encodeCut } from '../src/tokenizer/encode-files.ts';
 import type { InputFile } from '../src/stages/read-inputs.ts';
+import type { TokenizerEngine } from '../src/tokenizer/tokenizer-engine.ts';
+import { reuseFreedMemory } from '../src/util/memory.ts';
 import { TokenFileWriter } from '../src/tokenizer/token-file.ts';
 import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
 import type { TokenIdArray } from '../src/tokenizer/token-dtype.ts';
@@ -44,10 +46,13 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '3' },
     'js-mb': { type: 'string', default: '6' },
     'stream-gb': { type: 'string', default: '0' },
+    engine: { type: 'string', default: 'auto' },
     'stream-child': { type: 'string' },
   },
 });
 
+const engine = args.engine as TokenizerEngine;
+if (!['auto', 'native', 'ts'].includes(engine)) throw new Error(`--engine ${engine}: auto, native or ts`);
 const log = (s: string): void => {
   process.stderr.write(`${s}\n`);
 };
@@ -133,7 +138,7 @@ async function streamChild(gb: number, outDir: string): Promise<void> {
   const files = Array.from({ length: Math.max(1, Math.round((gb * 1e9) / one[0].size)) }, () => one[0]);
   const out = new TokenFileWriter(join(outDir, 'big.bin'), { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens });
   const t = performance.now();
-  const encode = encodeUnits({ spec: tok.encoderSpec(), workers: 2 });
+  const encode = encodeUnits({ spec: tok.encoderSpec(), workers: 2, engine });
   const bytes = await encodeChain(files, tok, encode, unitBytesFor(-1, 2), out);
   await encode.close();
   const meta = await out.close();
@@ -142,6 +147,8 @@ async function streamChild(gb: number, outDir: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // As pipelines/encode.ts does: glibc keeps freed unit buffers for reuse.
+  await reuseFreedMemory();
   if (args['stream-child']) {
     await streamChild(Number(args['stream-gb']), args['stream-child']);
     return;
@@ -163,7 +170,7 @@ async function main(): Promise<void> {
   const pools: Record<number, EncodeStage> = {};
   for (const workers of [1, 2]) {
     const t = performance.now();
-    pools[workers] = encodeUnits({ spec: tok.encoderSpec(), workers });
+    pools[workers] = encodeUnits({ spec: tok.encoderSpec(), workers, engine });
     await pools[workers].start();
     startupMs[workers] = performance.now() - t;
     log(`pool start-up with ${workers} worker(s): ${startupMs[workers].toFixed(0)} ms`);
@@ -269,7 +276,7 @@ async function main(): Promise<void> {
     try {
       log(`streaming ${gb} GB through 2 workers into a token file (child process)...`);
       const self = fileURLToPath(import.meta.url);
-      const r = spawnSync(process.execPath, [...process.execArgv, self, '--stream-gb', String(gb), '--stream-child', dir], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const r = spawnSync(process.execPath, [...process.execArgv, self, '--stream-gb', String(gb), '--stream-child', dir, '--engine', engine], { encoding: 'utf8', maxBuffer: 1 << 20 });
       if (r.status !== 0) throw new Error(`stream child failed: ${r.stderr}`);
       stream = JSON.parse(r.stdout);
       const s = stream as { mbps: number; peakRssMb: number; tokens: number };
@@ -280,8 +287,13 @@ async function main(): Promise<void> {
   }
   const coresAfter = await parallelCapacity();
   log(`cores available at the end: ${coresAfter.toFixed(2)}`);
+  const { resolveEngine } = await import('../src/tokenizer/tokenizer-engine.ts');
+  const { nativeTokenizerAvailable, nativeTokenizerIsa } = await import('../src/tokenizer/native-tokenizer.ts');
   const summary = {
     bench: 'encode',
+    cpu: readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown',
+    engine: resolveEngine(engine).engine,
+    nativeIsa: nativeTokenizerAvailable().ok ? nativeTokenizerIsa() : null,
     machineCores: (await import('node:os')).cpus().length,
     coresAvailable: { before: coresBefore, after: coresAfter },
     poolStartupMs: startupMs,

@@ -10,7 +10,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { documentOptions, shardOptions } from '../src/pipeline/common-options.ts';
+import { documentOptions, engineOption, formatOptions, shardOptions } from '../src/pipeline/common-options.ts';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { partName, resolveShard } from '../src/pipeline/shard.ts';
@@ -18,6 +18,7 @@ import { resolveInputs } from '../src/stages/read-inputs.ts';
 import { shardInputs } from '../src/stages/shard-inputs.ts';
 import { validateSpecials } from '../src/tokenizer/bpe-train.ts';
 import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
+import type { TokenizerEngine } from '../src/tokenizer/tokenizer-engine.ts';
 import { countCorpus } from '../src/tokenizer/count-corpus.ts';
 import { CountsReader, canonicalInputs, countsHeader, saveCounts, type CountsHeader } from '../src/tokenizer/counts-file.ts';
 import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
@@ -63,10 +64,12 @@ export const countPretokensPipeline = definePipeline({
     specialToken: { type: 'string', multiple: true, default: ['<|endoftext|>'], placeholder: 'TOKEN', description: 'special token: split on, never counted as text (repeatable)' },
     noSpecialTokens: { type: 'boolean', description: 'count without any special token' },
     workers: { type: 'string', default: 'auto', placeholder: 'N', description: `counting threads, or auto (by input size, at most ${availableParallelism()} here)` },
+    engine: engineOption,
     chunkMb: { type: 'number', default: 8, min: 0.001, placeholder: 'MB', description: 'unit size for counting' },
     maxPretokenMb: { type: 'number', default: DEFAULT_TRAIN_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest pretoken counted exactly; a longer one stops the run, naming its file and offset' },
     separator: { type: 'string', placeholder: 'TOKEN', helpDefault: 'the first --special-token', description: 'document separator for the document stages' },
     ...documentOptions,
+    ...formatOptions,
     ...shardOptions,
   },
   examples: [
@@ -95,7 +98,7 @@ export const countPretokensPipeline = definePipeline({
       }
     }
     const c = await countCorpus(files, {
-      ...o, specialTokens: specials, workers: o.workers === 'auto' ? 'auto' : Number(o.workers),
+      ...o, engine: o.engine as TokenizerEngine, specialTokens: specials, workers: o.workers === 'auto' ? 'auto' : Number(o.workers),
       chunkBytes: Math.max(64, Math.round(o.chunkMb * 1e6)), maxHeldBytes: Math.max(64, Math.round(o.maxPretokenMb * (1 << 20))),
     }, { signal: ctx.signal, log: (m) => ctx.log(m), warn: (m) => ctx.warn(m), progress: ctx.progress });
     const t0 = performance.now();
@@ -113,6 +116,7 @@ export const countPretokensPipeline = definePipeline({
       pretokens: stats.pretokens,
       unique_pretokens: c.counted.counts.lens.length,
       workers: c.workers,
+      engine: c.engine,
       stages: { ...c.stages, write: { seconds: Math.round(writeS * 1000) / 1000, items: c.counted.counts.lens.length } },
     };
   },

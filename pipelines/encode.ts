@@ -8,7 +8,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { documentOptions, shardOptions, tokenizerOption, workersOption } from '../src/pipeline/common-options.ts';
+import { documentOptions, engineOption, formatOptions, shardOptions, tokenizerOption, workersOption } from '../src/pipeline/common-options.ts';
+import { readerOptions } from '../src/stages/formats/index.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { partName, resolveShard } from '../src/pipeline/shard.ts';
 import { shardInputs } from '../src/stages/shard-inputs.ts';
@@ -18,12 +19,14 @@ import { formatDuration, formatQuantity } from '../src/pipeline/progress.ts';
 import { chain, runChain } from '../src/pipeline/stage.ts';
 import { documentSection } from '../src/stages/document-stages.ts';
 import { encodeUnits, unitBytesFor } from '../src/stages/encode-units.ts';
+import type { TokenizerEngine } from '../src/tokenizer/tokenizer-engine.ts';
 import { writeTokens } from '../src/stages/write-tokens.ts';
 import { resolveInputs, totalSize } from '../src/stages/read-inputs.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import { encodeCut } from '../src/tokenizer/encode-files.ts';
 import { TokenFileWriter, completedPart, notAPartsDir, notATokenFile, notATokenSidecar, sidecarPath, type ShardMeta } from '../src/tokenizer/token-file.ts';
 import { tokenizerInputs } from '../src/tokenizer/tokenizer-files.ts';
+import { reuseFreedMemory } from '../src/util/memory.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 
@@ -55,15 +58,18 @@ export const encode = definePipeline({
     force: { type: 'boolean', description: 'replace an existing --out that is not a token file (an input is never overwritten)' },
     specialToken: { type: 'string', multiple: true, placeholder: 'T', description: 'extra special token, kept whole (repeatable; those in lmpipe.json are always used)' },
     workers: { ...workersOption, description: 'worker threads (0: encode on the main thread)' },
+    engine: engineOption,
     maxPretokenMb: { type: 'number', default: DEFAULT_ENCODE_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest run without a place to cut held whole (a pretoken whose bytes the merges can join everywhere, e.g. one repeated letter); a longer one stops, naming its file and offset. Memory: about 10, at most 35, bytes per byte of such a run' },
     separator: { type: 'string', placeholder: 'TOKEN', helpDefault: "the tokenizer's first special token", description: 'document separator for the document stages' },
     ...documentOptions,
+    ...formatOptions,
     ...shardOptions,
   },
   examples: [
     'npx tsx pipelines/encode.ts --tokenizer out/tok --input ../shared/corpora/tinystories.txt --out out/data/train.bin',
     "cat notes.txt | npx tsx pipelines/encode.ts -t out/tok -i - -o - --workers 0 > ids.u16",
     'npx tsx pipelines/encode.ts -t out/tok -i corpus.txt --min-doc-bytes 200 --dedup -o out/data/train.bin',
+    "npx tsx pipelines/encode.ts -t out/tok -i 'owt/*.jsonl.zst' --text-field text -o out/data/owt.bin",
     "sbatch --array=0-15 --wrap \"npx tsx pipelines/encode.ts -t out/tok -i 'corpus/*.txt' --shard auto -o out/data/train-parts\"",
   ],
   async run(o, ctx) {
@@ -79,6 +85,7 @@ export const encode = definePipeline({
     ], [...allFiles.map((f) => ({ path: f.path, what: '--input' })), ...tokenizerInputs(o.tokenizer)],
     { force: o.force, forceFlag: { flag: '--force', effect: 'it is replaced' }, log: (m) => ctx.log(m) });
     const tok = Tokenizer.fromDir(o.tokenizer, o.specialToken);
+    await reuseFreedMemory();
     const files = shard ? await shardInputs(allFiles, shard, new SpecialMatcher(tok.specialTokens.map((t) => t.text))) : allFiles;
     const shardMeta: ShardMeta | undefined = shard
       ? { index: shard.index, count: shard.count, inputs: files.map((f) => ({ file: f.path, start: f.start ?? 0, end: f.end ?? f.size })) }
@@ -95,10 +102,12 @@ export const encode = definePipeline({
     const total = totalSize(files);
     const unitBytes = unitBytesFor(total, o.workers);
     const spec = tok.encoderSpec();
-    const docs = documentSection(files, unitBytes, o, o.separator ?? tok.specialTokens[0]?.text);
+    const separator = o.separator ?? tok.specialTokens[0]?.text;
+    const docs = documentSection(files, unitBytes, o, separator, readerOptions(o, separator));
     if (o.out === '-') ctx.claimStdout();
     const writer = new TokenFileWriter(out, { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens, ...(shardMeta ? { shard: shardMeta } : {}) });
-    const encode = encodeUnits({ spec, workers: o.workers });
+    const encode = encodeUnits({ spec, workers: o.workers, engine: o.engine as TokenizerEngine });
+    if (encode.fallbackReason) ctx.log(`tokenizer core: TypeScript (the native core is not available: ${encode.fallbackReason})`);
     let t0 = performance.now();
     let result;
     try {
@@ -152,6 +161,7 @@ export const encode = definePipeline({
       mb_per_s: Math.round((bytesPerSecond / 1e6) * 100) / 100,
       tokens_per_s: seconds > 0 ? Math.round(tokens / seconds) : 0,
       workers: o.workers,
+      engine: encode.engine,
       pile_825gb_estimate: pileSeconds === null ? null : { seconds: Math.round(pileSeconds), human: formatDuration(pileSeconds) },
       stages: result.stages,
     };

@@ -5,7 +5,9 @@
  *
  *   npx tsx pipelines/inspect-tokenizer.ts --tokenizer out/tok --sample ../shared/corpora/tinystories.txt
  */
+import { formatOptions } from '../src/pipeline/common-options.ts';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
+import { readerOptions } from '../src/stages/formats/index.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { chain, runChain, type Sink } from '../src/pipeline/stage.ts';
 import { inputName } from '../src/stages/cut.ts';
@@ -79,6 +81,7 @@ export const inspectTokenizer = definePipeline({
     sampleMb: { type: 'number', default: 4, min: 0.001, placeholder: 'MB', description: 'about how much text to sample' },
     top: { type: 'int', default: 20, min: 0, max: 1000, description: 'how many longest tokens to list' },
     seed: { type: 'int', default: 0, description: 'seed of the document sample' },
+    ...formatOptions,
   },
   examples: ['npx tsx pipelines/inspect-tokenizer.ts --tokenizer out/tok --sample ../shared/corpora/tinystories.txt'],
   validate(o) {
@@ -105,7 +108,7 @@ export const inspectTokenizer = definePipeline({
       // Each document is taken with the same probability, so the sample is uniform over documents.
       const p = total > 0 ? Math.min(1, (o.sampleMb * 1e6) / total) : 1;
       const { result, stages } = await runChain(chain(
-        readDocuments({ files, chunkBytes: 4 << 20, separator: o.separator }),
+        readDocuments({ files, chunkBytes: 4 << 20, separator: o.separator, reader: readerOptions(o, o.separator) }),
         sampleDocs({ separator: o.separator, fraction: p, seed: o.seed }),
         // Stdin has no known size: stop once enough is sampled.
         measure(tok, total < 0 ? o.sampleMb * 1e6 : Number.POSITIVE_INFINITY),

@@ -10,7 +10,9 @@
  *
  *   npx tsx pipelines/split-corpus.ts --input corpus.txt --val-fraction 0.1 --out-dir out/data
  */
+import { formatOptions } from '../src/pipeline/common-options.ts';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
+import { readerOptions } from '../src/stages/formats/index.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { chain, passThrough, runChain } from '../src/pipeline/stage.ts';
 import { dedupDocs } from '../src/stages/dedup-docs.ts';
@@ -43,6 +45,7 @@ export const splitCorpus = definePipeline({
     dropRegex: { type: 'string', placeholder: 'RE', description: 'drop documents matching this JavaScript regular expression' },
     dedup: { type: 'boolean', description: 'drop exact duplicate documents (the first is kept)' },
     dedupMaxMb: { type: 'number', default: 256, min: 1, placeholder: 'N', description: 'memory for the --dedup hash table in MB' },
+    ...formatOptions,
   },
   examples: [
     'npx tsx pipelines/split-corpus.ts --input ../shared/corpora/tinystories.txt --val-fraction 0.1 --out-dir out/data',
@@ -57,7 +60,7 @@ export const splitCorpus = definePipeline({
     const filtering = filterDocsEnabled(filter);
     const dedup = o.dedup === true;
     const c = chain(
-      readDocuments({ files, chunkBytes: Math.round(o.chunkMb * 1e6), separator: o.separator }),
+      readDocuments({ files, chunkBytes: Math.round(o.chunkMb * 1e6), separator: o.separator, reader: readerOptions(o, o.separator) }),
       filtering ? filterDocs(filter) : passThrough<Unit>('filter-docs'),
       dedup ? dedupDocs({ separator: o.separator, maxMb: o.dedupMaxMb }) : passThrough<Unit>('dedup-docs'),
       routeDocuments({ separator: o.separator, outDir: o.outDir, valFraction: o.valFraction, seed: o.seed, inputs: files, dropping: filtering || dedup }),

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import type { ProgressTask } from '../src/pipeline/progress.ts';
-import { documentOptions } from '../src/pipeline/common-options.ts';
+import { documentOptions, engineOption, formatOptions } from '../src/pipeline/common-options.ts';
 import { resolveInputs } from '../src/stages/read-inputs.ts';
 import { bpeFromCounts, validateSpecials } from '../src/tokenizer/bpe-train.ts';
+import type { TokenizerEngine } from '../src/tokenizer/tokenizer-engine.ts';
 import { countCorpus, type CountedCorpus } from '../src/tokenizer/count-corpus.ts';
 import { loadCounts } from '../src/tokenizer/counts-file.ts';
 import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
@@ -42,9 +43,11 @@ export const trainBpePipeline = definePipeline({
     out: { type: 'string', required: true, short: 'o', placeholder: 'DIR', description: 'output directory (replaced only when training succeeds); must not hold the input, and if it exists, be a tokenizer directory from train-bpe or empty' },
     force: { type: 'boolean', description: 'write into an existing --out that holds other files (they are kept; an input is never overwritten)' },
     workers: { type: 'string', default: 'auto', placeholder: 'N', description: `counting threads, or auto (by input size, at most ${availableParallelism()} here)` },
+    engine: engineOption,
     chunkMb: { type: 'number', default: 8, min: 0.001, placeholder: 'MB', description: 'chunk size for streaming and counting' },
     separator: { type: 'string', placeholder: 'TOKEN', helpDefault: 'the first --special-token', description: 'document separator for the document stages' },
     ...documentOptions,
+    ...formatOptions,
     maxPretokenMb: { type: 'number', default: DEFAULT_TRAIN_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest pretoken (a run with no whitespace, digit or punctuation break, e.g. one repeated character) trained on exactly; a longer one stops the run, naming its file and offset. A run of one repeated character yields tokens as long as itself: memory up to ~250 bytes per byte of it. Chunks are no larger than this' },
   },
   examples: [
@@ -81,12 +84,12 @@ export const trainBpePipeline = definePipeline({
       specials = validateSpecials(header.specialTokens, o.vocabSize);
       const { documents, ...stats } = header.stats;
       const seconds = Math.round(performance.now() - t) / 1000;
-      c = { counted: { counts, stats, units: 0, documents }, stages: { load: { seconds, items: header.entries } }, workers: 0, unitsOnMainThread: 0, started: { t, cpu } };
+      c = { counted: { counts, stats, units: 0, documents }, stages: { load: { seconds, items: header.entries } }, workers: 0, unitsOnMainThread: 0, engine: null, started: { t, cpu } };
       ctx.log(`${header.entries} unique pretokens from ${o.fromCounts} (${header.inputs.length} input range(s), ${header.stats.bytes} bytes counted)`);
     } else {
       specials = validateSpecials(specialTokens, o.vocabSize);
       c = await countCorpus(files, {
-        ...o, specialTokens: specials, workers: o.workers === 'auto' ? 'auto' : Number(o.workers), chunkBytes, maxHeldBytes: maxHeld,
+        ...o, engine: o.engine as TokenizerEngine, specialTokens: specials, workers: o.workers === 'auto' ? 'auto' : Number(o.workers), chunkBytes, maxHeldBytes: maxHeld,
       }, { signal: ctx.signal, log: (m) => ctx.log(m), warn: (m) => ctx.warn(m), progress: ctx.progress });
     }
     if (ctx.signal.aborted) throw new UserError('interrupted');

@@ -19,6 +19,13 @@
 #include <malloc.h>
 #endif
 
+namespace lmp {
+namespace tok {
+// The tokenizer core's functions (native/src/tokenizer/tok_napi.cc).
+void register_tokenizer(Napi::Env env, Napi::Object exports);
+}  // namespace tok
+}  // namespace lmp
+
 extern "C" {
 char* openblas_get_corename(void);
 char* openblas_get_config(void);
@@ -534,6 +541,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attentionForward", Napi::Function::New(env, AttentionForward));
   exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
   exports.Set("adamw", Napi::Function::New(env, Adamw));
+  lmp::tok::register_tokenizer(env, exports);
   return exports;
 }
 

@@ -86,3 +86,31 @@ export const shardOptions = {
   shard: { type: 'string', placeholder: 'I/N|auto', description: 'run shard I of N (0-based) of the input, or auto: the index from the batch engine (LMPIPE_SHARD, SLURM_ARRAY_TASK_ID, BATCH_TASK_INDEX, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX, PARALLEL_SEQ); --out is then a directory of parts' },
   shardCount: { type: 'int', min: 1, placeholder: 'N', description: 'the number of shards, for --shard auto where the engine does not say it' },
 } as const satisfies Record<string, StringOption | NumberOption>;
+
+/**
+ * The reader's format flags (src/stages/formats/), offered by every pipeline
+ * that reads corpora; spread them into its options and pass
+ * `readerOptions(o, separator)` (src/stages/formats/index.ts) to its read
+ * stage. Inputs are read by their name: text, .gz, .zst, .jsonl/.json
+ * (plain, .gz, .zst) and .parquet.
+ */
+export const formatOptions = {
+  textField: {
+    type: 'string', default: 'text', placeholder: 'NAME',
+    description: 'JSON Lines field / Parquet column holding each document (.jsonl, .json, .jsonl.gz, .jsonl.zst, .parquet inputs)',
+  },
+  skipBadRecords: {
+    type: 'boolean',
+    description: 'skip (and count) JSON Lines records that are not JSON or lack the text field, and null Parquet values, instead of stopping',
+  },
+  forceText: {
+    type: 'boolean',
+    description: 'read text-named inputs as text even when they look binary (compressed or Parquet data, control bytes)',
+  },
+} as const satisfies Record<string, StringOption | BooleanOption>;
+
+/** `--engine NAME`: the tokenizer core (src/tokenizer/tokenizer-engine.ts). */
+export const engineOption = {
+  type: 'string', choices: ['auto', 'native', 'ts'], default: 'auto', placeholder: 'NAME',
+  description: 'tokenizer core: native (C++ in the addon), ts (the TypeScript reference) or auto (native when built); the same ids and counts either way',
+} as const satisfies StringOption;

@@ -12,6 +12,7 @@ import { OrderedPool } from '../pipeline/worker-pool.ts';
 import { PretokenTable, addCountStats, emptyCountStats, type CountStats, type PretokenCounts } from '../tokenizer/pretoken-count.ts';
 import countTask, { type CountTask, type CountTaskResult } from '../tokenizer/pretoken-count-worker.ts';
 import type { Unit } from './items.ts';
+import { resolveEngine, type TokenizerEngine } from '../tokenizer/tokenizer-engine.ts';
 
 /** The pretokens of one unit. */
 export interface UnitCounts extends CountTaskResult {
@@ -23,10 +24,15 @@ export interface CountPretokensOptions {
   specialTokens: readonly string[];
   /** Counting threads; 0 counts on the calling thread only. */
   workers: number;
+  /** The tokenizer core: 'auto' (native when the addon is built), 'native' or 'ts'. */
+  engine?: TokenizerEngine;
 }
 
 /** The count stage; `close()` stops its threads. */
 export interface CountStage extends Stage<Unit, UnitCounts> {
+  /** The core that counts, and why 'auto' fell back to TypeScript. */
+  readonly engine: 'native' | 'ts';
+  readonly fallbackReason?: string;
   /** Units the calling thread counted itself. */
   readonly unitsOnMainThread: number;
   close(): Promise<void>;
@@ -35,17 +41,20 @@ export interface CountStage extends Stage<Unit, UnitCounts> {
 /** The count stage. */
 export function countPretokens(o: CountPretokensOptions): CountStage {
   const specialTokens = [...o.specialTokens];
+  const { engine, fallbackReason } = resolveEngine(o.engine ?? 'auto');
   const pool = new OrderedPool<CountTask, CountTaskResult>({
     filename: new URL('../tokenizer/pretoken-count-worker.ts', import.meta.url),
     workers: o.workers,
     inline: countTask,
     transfer: (t) => [t.data.buffer],
     mainThreadHelps: true,
-    probe: () => ({ data: new Uint8Array(8), specialTokens }),
+    probe: () => ({ data: new Uint8Array(8), specialTokens, engine }),
   });
   return {
     name: 'count',
-    description: 'split on special tokens, pretokenize (GPT-2 pattern) and count pretokens on worker threads',
+    engine,
+    ...(fallbackReason ? { fallbackReason } : {}),
+    description: `split on special tokens, pretokenize (GPT-2 pattern) and count pretokens (${engine} core) on worker threads`,
     bytesOf: (r) => r.stats.bytes,
     get unitsOnMainThread() { return pool.itemsOnMainThread; },
     close: () => pool.close(),
@@ -54,7 +63,7 @@ export function countPretokens(o: CountPretokensOptions): CountStage {
       async function* tasks(): AsyncGenerator<CountTask> {
         for await (const u of source) {
           continues.push(u.continues === true);
-          yield { data: u.data, specialTokens };
+          yield { data: u.data, specialTokens, engine };
         }
       }
       for await (const r of pool.map(tasks())) yield { ...r, continues: continues.shift() as boolean };

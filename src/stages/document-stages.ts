@@ -7,7 +7,7 @@
  */
 import { UserError } from '../pipeline/errors.ts';
 import { passThrough, type Stage } from '../pipeline/stage.ts';
-import type { InputFile } from './read-inputs.ts';
+import type { InputFile, ReaderOptions } from './read-inputs.ts';
 import { dedupDocs } from './dedup-docs.ts';
 import { filterDocs, filterDocsEnabled } from './filter-docs.ts';
 import type { Unit } from './items.ts';
@@ -35,9 +35,12 @@ export interface DocumentSection {
 /**
  * Builds the section. `separator` is the document separator (the end-of-text
  * special token); it is needed only when a document stage is on, and its
- * absence is then a UserError saying how to give one.
+ * absence is then a UserError saying how to give one. `reader` is the
+ * reader's format options (`readerOptions(flags, separator)` of
+ * src/stages/formats/index.ts), given to whichever source is built; without
+ * it the reader still joins JSON Lines / Parquet documents with `separator`.
  */
-export function documentSection(files: readonly InputFile[], chunkBytes: number, flags: DocumentFlags, separator: string | undefined): DocumentSection {
+export function documentSection(files: readonly InputFile[], chunkBytes: number, flags: DocumentFlags, separator: string | undefined, reader?: ReaderOptions): DocumentSection {
   const filter = { separator: separator ?? '', minDocBytes: flags.minDocBytes, keepRegex: flags.keepRegex, dropRegex: flags.dropRegex };
   const filtering = filterDocsEnabled(filter);
   const dedup = flags.dedup === true;
@@ -48,7 +51,7 @@ export function documentSection(files: readonly InputFile[], chunkBytes: number,
   const sep = separator ?? '';
   return {
     on,
-    source: on ? readDocuments({ files, chunkBytes, separator: sep }) : readFiles({ files, chunkBytes }),
+    source: on ? readDocuments({ files, chunkBytes, separator: sep, ...(reader ? { reader } : {}) }) : readFiles({ files, chunkBytes, reader: reader ?? (separator ? { separator } : {}) }),
     filter: filtering ? filterDocs(filter) : passThrough<Unit>('filter-docs'),
     dedup: dedup ? dedupDocs({ separator: sep, maxMb: flags.dedupMaxMb }) : passThrough<Unit>('dedup-docs'),
   };

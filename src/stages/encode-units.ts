@@ -1,15 +1,19 @@
 /**
  * encode: pretokenizes each work unit and applies the BPE merges, on a pool
  * of worker threads (or the calling thread with `workers: 0`), handing the
- * ids on in input order. A unit's buffer is moved to the thread that
- * encodes it and comes back holding the unit's ids (`encodeUnit` in place),
- * so a unit's bytes are allocated once, by the reader, and never copied.
+ * ids on in input order. The core is the native addon's when it is built
+ * (`native-tokenizer.ts`), else the TypeScript reference; both give the same
+ * ids. A unit's buffer is moved to the thread that encodes it and comes back
+ * holding the unit's ids (written over the encoded text), so a unit's bytes
+ * are allocated once, by the reader, and never copied.
  */
 import type { Stage } from '../pipeline/stage.ts';
 import { OrderedPool } from '../pipeline/worker-pool.ts';
-import { BpeEncoder, type EncoderSpec } from '../tokenizer/bpe-encode.ts';
-import { encodeUnit, type TokenIds } from '../tokenizer/bpe-encode-unit.ts';
-import type { EncodeTask } from '../tokenizer/bpe-encode-worker.ts';
+import type { EncoderSpec } from '../tokenizer/bpe-encode.ts';
+import type { TokenIds } from '../tokenizer/bpe-encode-unit.ts';
+import type { EncodeTask, EncodeWorkerData } from '../tokenizer/bpe-encode-worker.ts';
+import { createUnitEncoder } from '../tokenizer/native-tokenizer.ts';
+import { resolveEngine, type TokenizerEngine } from '../tokenizer/tokenizer-engine.ts';
 import type { Ids, Unit } from './items.ts';
 
 const WORKER_URL = new URL('../tokenizer/bpe-encode-worker.ts', import.meta.url);
@@ -20,6 +24,8 @@ export interface EncodeUnitsOptions {
   workers: number;
   /** Units in flight (default 2 per worker). */
   window?: number;
+  /** The tokenizer core: 'auto' (native when the addon is built), 'native' or 'ts'. */
+  engine?: TokenizerEngine;
 }
 
 /**
@@ -36,27 +42,35 @@ export function unitBytesFor(totalBytes: number, workers: number): number {
 
 /** The encode stage; `start()` starts its threads ahead of the run (so timing can leave start-up out), `close()` stops them. */
 export interface EncodeStage extends Stage<Unit, Ids> {
+  /** The core that encodes ('native' or 'ts'), and why 'auto' fell back to TypeScript. */
+  readonly engine: 'native' | 'ts';
+  readonly fallbackReason?: string;
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** The encode stage over a started pool. */
 export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
-  const inline = o.workers > 0 ? null : new BpeEncoder(o.spec);
+  const engine = resolveEngine(o.engine ?? 'auto');
+  const inline = o.workers > 0 ? null : createUnitEncoder(o.spec, engine.engine);
+  const workerData: EncodeWorkerData = { spec: o.spec, engine: engine.engine };
   const pool = new OrderedPool<EncodeTask, TokenIds>({
     filename: WORKER_URL,
     workers: o.workers,
     window: o.window,
-    workerData: o.spec,
-    inline: (t) => encodeUnit(inline as BpeEncoder, t.data, true),
+    workerData,
+    // The unit's buffer is this stage's: the ids may go over its text.
+    inline: (t) => (inline as ReturnType<typeof createUnitEncoder>).encodeUnit(t.data, t.data.buffer as ArrayBuffer),
     transfer: (t) => [t.data.buffer],
   });
   return {
     name: 'encode',
-    description: `pretokenize and apply BPE merges on ${o.workers === 0 ? 'the main thread' : `${o.workers} worker thread${o.workers === 1 ? '' : 's'}`}, ids kept in input order`,
+    engine: engine.engine,
+    ...(engine.fallbackReason ? { fallbackReason: engine.fallbackReason } : {}),
+    description: `pretokenize and apply BPE merges (${engine.engine} core) on ${o.workers === 0 ? 'the main thread' : `${o.workers} worker thread${o.workers === 1 ? '' : 's'}`}, ids kept in input order`,
     bytesOf: (r) => r.bytes,
     start: () => pool.warmUp(() => ({ data: new TextEncoder().encode('warm up') })),
-    close: () => pool.close(),
+    close: async () => { inline?.release(); await pool.close(); },
     async *run(source) {
       // Results come back in order, so each unit's metadata waits in a FIFO.
       const meta: Array<Omit<Ids, 'ids'>> = [];

@@ -14,7 +14,7 @@
  * non-empty document over all inputs.
  */
 import type { Stage } from '../pipeline/stage.ts';
-import { readInputs, totalSize, type InputFile } from './read-inputs.ts';
+import { allPlainText, readInputs, totalSize, type InputFile, type ReaderOptions } from './read-inputs.ts';
 import { endedDocuments, lastDocumentEnd, partialSeparatorLength } from './documents.ts';
 import { ownedConcat, ownedCopy, type Unit } from './items.ts';
 
@@ -25,18 +25,25 @@ export interface ReadDocumentsOptions {
   /** Read chunk size in bytes. */
   chunkBytes: number;
   separator: string;
+  /**
+   * The reader's format options (src/stages/formats/); JSON Lines and
+   * Parquet documents are joined with `separator` unless this gives another.
+   * Its counters and warnings go to the stage's report.
+   */
+  reader?: ReaderOptions;
 }
 
 /** The read-documents stage (named `read`). */
 export function readDocuments(o: ReadDocumentsOptions): Stage<void, Unit> {
   const sep = Buffer.from(o.separator, 'utf8');
-  const total = totalSize(o.files);
+  const total = allPlainText(o.files) ? totalSize(o.files) : -1;
   return {
     name: 'read',
     description: 'stream the --input files (fast-glob patterns, - for stdin) as document-aligned units',
     bytesOf: (u) => u.data.length,
     ...(total > 0 ? { totalBytes: total } : {}),
-    async *run() {
+    async *run(_source, ctx) {
+      const reader: ReaderOptions = { separator: o.separator, ...o.reader, count: (k, n) => ctx.count(k, n), warn: (m) => ctx.warn(m) };
       let seq = 0;
       let docIndex = 0;
       let inDoc = false;
@@ -48,7 +55,7 @@ export function readDocuments(o: ReadDocumentsOptions): Stage<void, Unit> {
         inDoc = r.inDoc;
         return u;
       };
-      for await (const chunk of readInputs(o.files, o.chunkBytes)) {
+      for await (const chunk of readInputs(o.files, o.chunkBytes, reader)) {
         const buf = held.length > 0 ? ownedConcat([held, chunk.data]) : chunk.data;
         const base = chunk.offset - held.length;
         held = EMPTY;

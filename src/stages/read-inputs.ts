@@ -7,6 +7,12 @@ import { open } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import fg from 'fast-glob';
 import { UserError } from '../pipeline/errors.ts';
+import { CHUNK_HEADROOM, type ByteChunk } from './formats/chunks.ts';
+import { checkFormats, isPlainText, readFormatted, type ReaderOptions } from './formats/index.ts';
+import { checkTextStart, readStdin, readTextFile } from './formats/text.ts';
+
+export { CHUNK_HEADROOM };
+export type { ReaderOptions };
 
 /** One input: a file, or stdin (`path === '-'`, size unknown), or a byte range of a file. */
 export interface InputFile {
@@ -19,14 +25,7 @@ export interface InputFile {
   end?: number;
 }
 
-/** A piece of one input's bytes, in order. `last` marks the end of that input. */
-export interface ByteChunk {
-  file: string;
-  /** Byte offset of `data` in its file. */
-  offset: number;
-  data: Buffer;
-  last: boolean;
-}
+export type { ByteChunk } from './formats/chunks.ts';
 
 /**
  * Expands the patterns in order (matches of one pattern sorted by path,
@@ -95,15 +94,26 @@ export function byteRange(file: InputFile, start: number, end: number): InputFil
 
 /**
  * Streams every input's bytes in chunks of about `chunkBytes` (a byte range
- * reads only its range); memory held is one chunk. The reader of every
- * pipeline. Each chunk owns its ArrayBuffer, with CHUNK_HEADROOM free bytes
- * in front of its data. A file that vanishes or fails mid-read is a
- * UserError naming it and the offset.
+ * reads only its range); memory held is one chunk (plus, for compressed and
+ * record formats, the decoder's state: src/stages/formats/). The reader of
+ * every pipeline. Each chunk owns its ArrayBuffer, with CHUNK_HEADROOM free
+ * bytes in front of its data.
+ *
+ * The format is picked by the file's name and checked against its first
+ * bytes (formats/index.ts): plain text is read as it is; `.gz` and `.zst`
+ * are decompressed; `.jsonl`/`.json` (plain, `.gz`, `.zst`) and `.parquet`
+ * yield their records' `textField` as documents, each followed by
+ * `separator`; for those, `offset` is the offset in the decoded stream.
+ * Text that looks binary is refused unless `forceText`. A file that
+ * vanishes, fails mid-read, is truncated or corrupt, or holds a bad record
+ * is a UserError naming it and the position.
  */
-export async function* readInputs(files: readonly InputFile[], chunkBytes = 4 << 20): AsyncGenerator<ByteChunk> {
+export async function* readInputs(files: readonly InputFile[], chunkBytes = 4 << 20, options: ReaderOptions = {}): AsyncGenerator<ByteChunk> {
+  checkFormats(files, options);
+  const check = options.forceText ? undefined : (what: string, atStart: boolean) => (head: Uint8Array) => checkTextStart(head, what, atStart);
   for (const f of files) {
     if (f.path === '-') {
-      yield* readStdin(chunkBytes);
+      yield* readStdin(chunkBytes, check?.('stdin', true));
       continue;
     }
     let handle;
@@ -113,28 +123,13 @@ export async function* readInputs(files: readonly InputFile[], chunkBytes = 4 <<
       throw new UserError(`cannot open input file ${f.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (was it removed after the run started?)`);
     }
     try {
-      let offset = f.start ?? 0;
-      const end = f.end ?? Number.POSITIVE_INFINITY;
-      for (;;) {
-        const want = Math.min(chunkBytes, end - offset);
-        const buf = chunkBuffer(chunkBytes);
-        let n = 0;
-        try {
-          if (want > 0) ({ bytesRead: n } = await handle.read(buf, 0, want, offset));
-        } catch (e) {
-          throw new UserError(`read error in ${f.path} at byte ${offset}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        }
-        if (n === 0) {
-          yield { file: f.path, offset, data: buf.subarray(0, 0), last: true };
-          break;
-        }
-        const data = n === chunkBytes ? buf : buf.subarray(0, n);
-        const nextOffset = offset + n;
-        // Peek for EOF cheaply: a short read means we are at the end (or the range's).
-        const last = n < chunkBytes || nextOffset >= end;
-        yield { file: f.path, offset, data, last };
-        offset = nextOffset;
-        if (last) break;
+      if (isPlainText(f.path)) {
+        const start = f.start ?? 0;
+        yield* readTextFile(handle, f.path, chunkBytes, start, f.end ?? Number.POSITIVE_INFINITY, check?.(`input file ${f.path}`, start === 0), f.end === undefined ? f.size : f.end);
+      } else {
+        // The size now, not at resolve time (a file may have grown since).
+        const { size } = await handle.stat();
+        yield* readFormatted(handle, f.path, size, chunkBytes, options);
       }
     } finally {
       await handle.close();
@@ -142,43 +137,7 @@ export async function* readInputs(files: readonly InputFile[], chunkBytes = 4 <<
   }
 }
 
-/**
- * Bytes kept free in front of every chunk's data, in the same ArrayBuffer:
- * the cut stage puts the tail it carries from the previous chunk there, so
- * the chunk's bytes are never copied (see stages/cut.ts).
- */
-export const CHUNK_HEADROOM = 4096;
-
-/**
- * A chunk buffer: `n` bytes (not zero-filled) after CHUNK_HEADROOM free ones,
- * in an ArrayBuffer of its own (never Node's shared pool), so the chunk
- * owns it and a stage may move it to a worker thread.
- */
-function chunkBuffer(n: number): Buffer {
-  return Buffer.allocUnsafeSlow(CHUNK_HEADROOM + n).subarray(CHUNK_HEADROOM);
-}
-
-function concatChunk(parts: readonly Buffer[], n: number): Buffer {
-  const out = chunkBuffer(n);
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}
-
-async function* readStdin(chunkBytes: number): AsyncGenerator<ByteChunk> {
-  let offset = 0;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  for await (const part of process.stdin as AsyncIterable<Buffer>) {
-    pending.push(part);
-    pendingBytes += part.length;
-    if (pendingBytes >= chunkBytes) {
-      const data = concatChunk(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      yield { file: '-', offset, data, last: false };
-      offset += data.length;
-    }
-  }
-  yield { file: '-', offset, data: concatChunk(pending, pendingBytes), last: true };
+/** True when every input is plain text, so the bytes read are the inputs' sizes (for a progress total). */
+export function allPlainText(files: readonly InputFile[]): boolean {
+  return files.every((f) => isPlainText(f.path));
 }

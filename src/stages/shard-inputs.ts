@@ -4,7 +4,8 @@
  * moved forward to the next place where the text can be cut (`firstTextCut`:
  * the rule encode and counting already cut by), or to the file's end. So the
  * N shards' outputs, concatenated in order, are byte-identical to a
- * one-process run. Finding a boundary reads a few kilobytes around it, never
+ * one-process run. Compressed and record files (`.gz`, `.zst`, JSON Lines,
+ * Parquet) are never cut: each goes whole to one shard. Finding a boundary reads a few kilobytes around it, never
  * a whole file.
  */
 import { open } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { UserError } from '../pipeline/errors.ts';
 import type { Shard } from '../pipeline/shard.ts';
 import { firstTextCut } from '../tokenizer/chunking.ts';
 import type { SpecialMatcher } from '../tokenizer/special-split.ts';
+import { isPlainText } from './formats/index.ts';
 import { byteRange, type InputFile } from './read-inputs.ts';
 
 /** A position in the input list: file index and byte offset (offset 0 of file i+1 = the end of file i). */
@@ -26,6 +28,8 @@ const WINDOW = 64 << 10;
 /** The first safe boundary at or after `offset` in `file`: a text cut, or the file's end. */
 async function safeBoundary(file: InputFile, offset: number, specials: SpecialMatcher): Promise<number> {
   if (offset <= 0 || offset >= file.size) return Math.max(0, Math.min(offset, file.size));
+  // A compressed or record file (JSON Lines, Parquet) is not cut: it goes whole to the shard its start falls in.
+  if (!isPlainText(file.path)) return file.size;
   const handle = await open(file.path, 'r');
   try {
     const back = Math.min(offset, Math.max(64, specials.maxBytes));

@@ -9,12 +9,14 @@
 import { SafeCutter } from '../stages/cut.ts';
 import type { Unit } from '../stages/items.ts';
 import { IdBuffer, type BpeEncoder } from './bpe-encode.ts';
+import type { UnitEncoder } from './native-tokenizer.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES, safeCutFinder } from './chunking.ts';
 
 const utf8 = new TextEncoder();
 
 export class StreamEncoder {
   private readonly encoder: BpeEncoder;
+  private readonly unit: UnitEncoder | undefined;
   private readonly cutter: SafeCutter;
   /** A high surrogate that ended the previous string piece (its pair may follow). */
   private pendingHigh = '';
@@ -25,9 +27,12 @@ export class StreamEncoder {
   /**
    * `minBatch`: bytes to gather before trying to emit (small values give ids
    * sooner). `maxPendingBytes`: the longest stretch without a safe cut held.
+   * `unit`: encodes the units (the native core, native-tokenizer.ts); by
+   * default `encoder` does (the TypeScript reference). Same ids.
    */
-  constructor(encoder: BpeEncoder, minBatch = 1 << 14, maxPendingBytes = DEFAULT_ENCODE_MAX_PRETOKEN_BYTES) {
+  constructor(encoder: BpeEncoder, minBatch = 1 << 14, maxPendingBytes = DEFAULT_ENCODE_MAX_PRETOKEN_BYTES, unit?: UnitEncoder) {
     this.encoder = encoder;
+    this.unit = unit;
     this.cutter = new SafeCutter({
       findCut: safeCutFinder(encoder.specials, encoder.joinable),
       unitBytes: Math.max(1, minBatch),
@@ -82,7 +87,16 @@ export class StreamEncoder {
   /** The ids of every unit of `units`, in order. */
   private encodeAll(units: Iterable<Unit>): Uint32Array {
     this.out.clear();
-    for (const u of units) this.encoder.encodeRange(u.data, 0, u.data.length, this.out);
+    for (const u of units) {
+      if (this.unit) {
+        const ids = this.unit.encodeUnit(u.data, null);
+        this.out.reserve(ids.length);
+        this.out.data.set(ids, this.out.length);
+        this.out.length += ids.length;
+      } else {
+        this.encoder.encodeRange(u.data, 0, u.data.length, this.out);
+      }
+    }
     return this.out.view().slice();
   }
 }

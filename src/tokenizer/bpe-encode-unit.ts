@@ -20,14 +20,14 @@ const scratch = new WeakMap<BpeEncoder, IdBuffer>();
 
 /**
  * Encodes one self-contained piece of text bytes (a work unit cut with
- * `safeCutFinder`) into an array of exactly its ids: uint16 when the
- * vocabulary fits, else uint32 (`token-dtype.ts`). With `inPlace` (the caller
- * owns the bytes' whole ArrayBuffer and is done with them) the ids are
- * written over that ArrayBuffer when they fit, which they do for any text of
- * more than 2 (uint16) or 4 (uint32) bytes per token: the encode stage hands
- * a unit's buffer on as its ids, so nothing is allocated per unit.
+ * `safeCutFinder`) with the TypeScript encoder: uint16 ids when the
+ * vocabulary fits, else uint32 (`token-dtype.ts`), written into `out` (from
+ * offset 0) when it is large enough, else into a new array of exactly their
+ * length — the contract of the native core's `NativeEncoder.encodeUnit`.
+ * The ids are complete before `out` is written, so `out` may be the text's
+ * own buffer: the encode stage hands a unit's buffer on as its ids.
  */
-export function encodeUnit(encoder: BpeEncoder, bytes: Uint8Array, inPlace = false): TokenIds {
+export function encodeUnit(encoder: BpeEncoder, bytes: Uint8Array, out: ArrayBuffer | null = null): TokenIds {
   let ids = scratch.get(encoder);
   if (!ids) {
     ids = new IdBuffer((bytes.length >> 2) + 16);
@@ -37,9 +37,7 @@ export function encodeUnit(encoder: BpeEncoder, bytes: Uint8Array, inPlace = fal
   encoder.encodeRange(bytes, 0, bytes.length, ids);
   const Ids = typedArrayFor(dtypeForVocab(encoder.spec.vocabSize));
   const n = ids.length;
-  const result = inPlace && n * Ids.BYTES_PER_ELEMENT <= bytes.buffer.byteLength
-    ? new Ids(bytes.buffer as ArrayBuffer, 0, n)
-    : new Ids(n);
+  const result = out !== null && n * Ids.BYTES_PER_ELEMENT <= out.byteLength ? new Ids(out, 0, n) : new Ids(n);
   result.set(ids.view());
   // A unit holding one huge pretoken grew the scratch buffer: do not keep that memory.
   if (ids.data.length > MAX_KEPT_IDS) scratch.delete(encoder);

@@ -1,15 +1,25 @@
 /**
- * Piscina worker for the encode stage: builds the encoder once from the
- * tables passed as `workerData` (an `EncoderSpec`), then encodes each work
- * unit it is given. The unit's bytes arrive moved (not copied); the ids go
- * back moved too.
+ * Piscina worker for the encode stage: builds its unit encoder once from
+ * `workerData` (an `EncoderSpec` and the engine: native when the addon is
+ * built, else TypeScript; `native-tokenizer.ts`), then encodes each work
+ * unit it is given. The unit's buffer arrives moved (not copied) and goes
+ * back holding the ids (written over the text once it is encoded, when they
+ * fit; else a new array).
  */
 import { move, workerData } from 'piscina';
 import { isMainThread } from 'node:worker_threads';
-import { BpeEncoder, type EncoderSpec } from './bpe-encode.ts';
-import { encodeUnit, type TokenIds } from './bpe-encode-unit.ts';
+import type { EncoderSpec } from './bpe-encode.ts';
+import type { TokenIds } from './bpe-encode-unit.ts';
+import { createUnitEncoder, type TokenizerEngine, type UnitEncoder } from './native-tokenizer.ts';
 
-const encoder = isMainThread ? null : new BpeEncoder(workerData as EncoderSpec);
+/** What each encode worker is started with. */
+export interface EncodeWorkerData {
+  spec: EncoderSpec;
+  engine: TokenizerEngine;
+}
+
+const data = workerData as EncodeWorkerData | undefined;
+const encoder: UnitEncoder | null = isMainThread || !data ? null : createUnitEncoder(data.spec, data.engine);
 
 /** One work unit: UTF-8 bytes cut at a safe boundary. */
 export interface EncodeTask {
@@ -18,7 +28,6 @@ export interface EncodeTask {
 
 /** Encodes one work unit. */
 export default function encodeTask(task: EncodeTask): TokenIds {
-  // The unit's buffer was moved here: the ids go back in it.
-  const ids = encodeUnit(encoder as BpeEncoder, task.data, true);
+  const ids = (encoder as UnitEncoder).encodeUnit(task.data, task.data.buffer as ArrayBuffer);
   return move(ids as never) as unknown as TokenIds;
 }

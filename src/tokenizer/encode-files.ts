@@ -12,6 +12,7 @@ import { totalSize, type InputFile } from '../stages/read-inputs.ts';
 import { joinableJunctions, type EncoderSpec } from './bpe-encode.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES, safeCutFinder } from './chunking.ts';
 import { SpecialMatcher } from './special-split.ts';
+import type { TokenizerEngine } from './tokenizer-engine.ts';
 
 export interface EncodeFilesOptions {
   /** Worker threads; 0 encodes on the calling thread. */
@@ -23,6 +24,8 @@ export interface EncodeFilesOptions {
   /** Longest stretch without a safe cut held whole (default DEFAULT_ENCODE_MAX_PRETOKEN_BYTES). */
   maxHeldBytes?: number;
   signal?: AbortSignal;
+  /** The tokenizer core (default 'auto'). */
+  engine?: TokenizerEngine;
 }
 
 /** The cut stage of encoding with `spec`'s tokenizer. */
@@ -40,7 +43,7 @@ export async function encodeFiles(
   files: readonly InputFile[], spec: EncoderSpec, o: EncodeFilesOptions, onIds: (u: Ids) => void | Promise<void>,
 ): Promise<Record<string, StageReport>> {
   const unitBytes = o.unitBytes ?? unitBytesFor(totalSize(files), o.workers);
-  const encode = encodeUnits({ spec, workers: o.workers });
+  const encode = encodeUnits({ spec, workers: o.workers, engine: o.engine });
   const sink: Sink<Ids, void> = {
     name: 'ids',
     description: 'hand the ids to the caller',

@@ -1,18 +1,20 @@
 /**
  * The counting task: one unit of bytes in, its unique pretokens with counts
- * out (compact typed arrays). It is the default export so that piscina can
- * run it on a worker thread; the main thread calls the same function when
+ * out (compact typed arrays), by the native core or the TypeScript one.
+ * It is the default export so that piscina can run it on a worker thread; the main thread calls the same function when
  * counting in-process.
  */
 import { isMainThread } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { PretokenTable, countChunk, emptyCountStats, type CountStats, type PretokenCounts } from './pretoken-count.ts';
-import { SpecialMatcher } from './special-split.ts';
+import type { CountStats, PretokenCounts } from './pretoken-count.ts';
+import { createUnitCounter, type UnitCounter } from './native-tokenizer.ts';
 
 /** One unit to count; its buffer is moved to the worker. */
 export interface CountTask {
   data: Uint8Array;
   specialTokens: readonly string[];
+  /** The core that counts (resolved: 'native' only where the addon loads). */
+  engine: 'native' | 'ts';
 }
 
 /** Unique pretokens of a chunk and its tallies. */
@@ -21,23 +23,19 @@ export interface CountTaskResult {
   stats: CountStats;
 }
 
-let table: PretokenTable | null = null;
-let matcherKey = '';
-let matcher: SpecialMatcher | null = null;
+/** The counter of this thread, rebuilt when the special tokens or the engine change. */
+let counter: UnitCounter | null = null;
+let counterKey = '';
 
-/** Counts one chunk. On a worker thread the result's arrays are transferred, not copied. */
+/** Counts one unit. On a worker thread the result's arrays are transferred, not copied. */
 export default function countTask(task: CountTask): CountTaskResult {
-  const key = JSON.stringify(task.specialTokens);
-  if (!matcher || key !== matcherKey) {
-    matcher = new SpecialMatcher(task.specialTokens);
-    matcherKey = key;
+  const key = `${task.engine}\0${JSON.stringify(task.specialTokens)}`;
+  if (!counter || key !== counterKey) {
+    counter?.release();
+    counter = createUnitCounter(task.specialTokens, task.engine);
+    counterKey = key;
   }
-  // A table kept between tasks avoids re-growing it for every chunk.
-  if (!table || isMainThread) table = new PretokenTable(1 << 16);
-  else table.clear();
-  const stats = emptyCountStats();
-  countChunk(task.data, task.data.length, matcher, table, stats);
-  const counts = table.toCounts();
+  const { counts, stats } = counter.count(task.data, task.data.length);
   const result: CountTaskResult = { counts, stats };
   if (isMainThread) return result;
   return Piscina.move({

@@ -13,6 +13,7 @@ import type { Readable } from 'node:stream';
 import { UserError } from '../pipeline/errors.ts';
 import { BpeEncoder, type EncoderSpec } from './bpe-encode.ts';
 import { StreamEncoder } from './bpe-encode-stream.ts';
+import { createUnitEncoder, type UnitEncoder } from './native-tokenizer.ts';
 import type { SpecialToken } from './special-split.ts';
 import { readGpt2Files, readHuggingFaceJson, readTokenizerDir, type SpecialTokenEntry, type TokenizerTables } from './tokenizer-files.ts';
 import { isLegacyTokenizerHash, legacyTokenizerHash, tokenizerIdentity } from './tokenizer-identity.ts';
@@ -39,6 +40,7 @@ export class Tokenizer {
   /** The tables as given, before special tokens were appended (what the identity covers). */
   private readonly baseTables: TokenizerTables;
   private encoderInstance: BpeEncoder | null = null;
+  private unitEncoderInstance: UnitEncoder | null = null;
   private hashHex: string | null = null;
 
   /**
@@ -95,6 +97,15 @@ export class Tokenizer {
   private get encoder(): BpeEncoder {
     this.encoderInstance ??= new BpeEncoder(this.spec);
     return this.encoderInstance;
+  }
+
+  /**
+   * The unit encoder of the streaming paths (`encode_iterable`, inspect's
+   * sampling): the native core when the addon is built, else TypeScript (same ids).
+   */
+  private get unitEncoder(): UnitEncoder {
+    this.unitEncoderInstance ??= createUnitEncoder(this.spec, 'auto');
+    return this.unitEncoderInstance;
   }
 
   /**
@@ -245,7 +256,7 @@ export class Tokenizer {
     source: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
     minBatchBytes?: number,
   ): AsyncGenerator<Uint32Array, void, undefined> {
-    const stream = new StreamEncoder(this.encoder, minBatchBytes);
+    const stream = new StreamEncoder(this.encoder, minBatchBytes, undefined, this.unitEncoder);
     for await (const piece of source) {
       const ids = stream.push(piece);
       if (ids && ids.length > 0) yield ids;
@@ -261,12 +272,12 @@ export class Tokenizer {
    * `maxPendingBytes` (a longer stretch is a UserError).
    */
   streamEncoder(minBatchBytes?: number, maxPendingBytes?: number): StreamEncoder {
-    return new StreamEncoder(this.encoder, minBatchBytes, maxPendingBytes);
+    return new StreamEncoder(this.encoder, minBatchBytes, maxPendingBytes, this.unitEncoder);
   }
 
   /** Synchronous form of `encodeIterableBatches`. */
   *encodeIterableBatchesSync(source: Iterable<string | Uint8Array>, minBatchBytes?: number): Generator<Uint32Array, void, undefined> {
-    const stream = new StreamEncoder(this.encoder, minBatchBytes);
+    const stream = new StreamEncoder(this.encoder, minBatchBytes, undefined, this.unitEncoder);
     for (const piece of source) {
       const ids = stream.push(piece);
       if (ids && ids.length > 0) yield ids;

@@ -87,3 +87,18 @@ export function machineMemory(): MachineMemory {
   }
   return { total, cgroupLimit, available: free, source: 'free RAM' };
 }
+
+/**
+ * Makes glibc keep freed memory mapped for reuse (a fixed 32 MiB mmap
+ * threshold, no trimming; the native addon's `keepFreedMemory`), when the
+ * addon is built; false otherwise. The streaming pipelines allocate one
+ * buffer per work unit (a unit's bytes travel from the reader to a worker
+ * and back as its ids, never recycled across stages): without this, glibc
+ * returns each freed megabyte to the kernel and the next unit page-faults it
+ * back in (measured on encode: ~20% more page faults and 8-10% lower
+ * throughput). The training backend sets the same policy.
+ */
+export async function reuseFreedMemory(): Promise<boolean> {
+  const { tryLoadNative } = await import('../backends/native/addon.ts');
+  return tryLoadNative()?.keepFreedMemory() ?? false;
+}

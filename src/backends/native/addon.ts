@@ -30,12 +30,74 @@ export interface NativeInfo {
 type F32 = Float32Array;
 type I32 = Int32Array;
 
+/** The tokenizer core's code paths: scalar everywhere, AVX2 and AVX-512BW where the CPU has them. */
+export type NativeTokenizerIsa = 'scalar' | 'avx2' | 'avx512';
+
+/** What `tokEncoderInfo` reports about a native encoder. */
+export interface NativeEncoderInfo {
+  /** Invalid UTF-8 subparts seen by all its encodes (each is encoded byte for byte). */
+  invalidUtf8: number;
+  /** Times the pretoken cache was cleared for being full. */
+  cacheResets: number;
+  cacheEntries: number;
+  cacheSlots: number;
+}
+
+/** `tokCount`'s result: unique pretokens (table order) and [bytes, pretokens, pieces, specials, invalidUtf8]. */
+export interface NativeCountResult {
+  bytes: Uint8Array;
+  lens: Int32Array;
+  counts: Float64Array;
+  stats: Float64Array;
+}
+
+/**
+ * The tokenizer core's functions (native/src/tokenizer/, wrapped by
+ * src/tokenizer/native-tokenizer.ts). Encoders and counters are numbered
+ * handles owned by the calling thread. Every function checks its arguments
+ * and throws a TypeError / Error rather than touching memory it should not.
+ */
+export interface NativeTokenizerAddon {
+  /** Sets the code point class table from (start, end exclusive, class 1..4) triples; later triples win. Once per process. */
+  tokSetClasses(triples: Uint32Array): boolean;
+  /** Whether the class table is set (by any thread of this process). */
+  tokHasClasses(): boolean;
+  /** Writes the class of each code point (0..0x110000) into `out` (tests). */
+  tokClassOf(codePoints: Uint32Array, out: Uint8Array): void;
+  /** The code paths this CPU runs, scalar first. */
+  tokIsas(): NativeTokenizerIsa[];
+  /** The active code path. */
+  tokIsa(): NativeTokenizerIsa;
+  /** Makes a code path active (tests, benchmarks); throws a TypeError if this CPU cannot run it. */
+  tokSetIsa(isa: NativeTokenizerIsa): NativeTokenizerIsa;
+  /** Builds an encoder (EncoderSpec's tables, `joinableJunctions`, special tokens as concatenated bytes); returns its handle. */
+  tokEncoderCreate(vocabSize: number, byteToId: I32, merges: I32, joinable: Uint8Array, specialBytes: Uint8Array, specialLens: I32, specialIds: I32, cacheSlotsLog2: number): number;
+  /**
+   * Encodes `bytes`; writes the n ids into `out` (uint16 when `narrow`, else
+   * uint32) and returns n when it holds them, else returns -(n + 1) and keeps
+   * the ids for `tokTakeIds`. Throws an Error with code LMPIPE_MISSING_BYTE
+   * when a byte has no token.
+   */
+  tokEncode(handle: number, bytes: Uint8Array, out: ArrayBuffer | null, narrow: boolean): number;
+  /** Copies the ids of the handle's last `tokEncode` into `dst`. */
+  tokTakeIds(handle: number, dst: Uint16Array | Uint32Array): void;
+  tokEncoderInfo(handle: number): NativeEncoderInfo;
+  tokEncoderRelease(handle: number): void;
+  /** Builds a pretoken counter for these special tokens; returns its handle. */
+  tokCounterCreate(specialBytes: Uint8Array, specialLens: I32): number;
+  /** Counts the pretokens of bytes[0, length). */
+  tokCount(handle: number, bytes: Uint8Array, length: number): NativeCountResult;
+  tokCounterRelease(handle: number): void;
+  /** Pretoken ends of one piece without special tokens: [count written, invalid UTF-8 subparts]. */
+  tokScan(bytes: Uint8Array, ends: Uint32Array): [number, number];
+}
+
 /**
  * The addon's functions. Every function is synchronous, writes into the
  * preallocated output arrays it is given and checks that every array is
  * large enough for the sizes passed (it throws a TypeError otherwise).
  */
-export interface NativeAddon {
+export interface NativeAddon extends NativeTokenizerAddon {
   info(): NativeInfo;
   setThreads(n: number): number;
   /** The kernel variants this CPU runs, baseline first. */

@@ -1,0 +1,107 @@
+/**
+ * Reader benchmark: decoding throughput of each input format of
+ * `readInputs` (src/stages/formats/) on the same ~50 MB of text, with the
+ * zstd and gzip CLIs decompressing the same files in the same run as peers.
+ *
+ *   npx tsx bench/read-formats.ts [--input FILE] [--reps N] [--tmp DIR]
+ *
+ * The input (default: the shared corpus books.txt, 50 MB, read only) is
+ * copied as text, .gz (gzip -6), .zst (zstd -3), .jsonl.zst (one record per
+ * `<|endoftext|>`-separated document) and .parquet (hyparquet-writer,
+ * SNAPPY and GZIP pages, 10 documents per row group) into a temporary
+ * directory (removed at the end). Each format is read whole with 4 MB chunks
+ * (chunks are counted, not touched) and each CLI decompresses into `wc -c`,
+ * interleaved, `--reps` times (default 3); the best wall time is reported,
+ * with the CPU time of that run (the machine is shared: MB per CPU-second is
+ * the steadier figure). Prints one JSON line per format and per CLI, then
+ * one with the CPU model; progress goes to stderr.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { readInputs, resolveInputs } from '../src/stages/read-inputs.ts';
+import { sharedPath } from '../src/util/shared-data.ts';
+
+const SEP = '<|endoftext|>';
+const { values: args } = parseArgs({ options: { input: { type: 'string' }, reps: { type: 'string', default: '3' }, tmp: { type: 'string' } } });
+const input = args.input ?? sharedPath('corpora/books.txt');
+const reps = Math.max(1, Number(args.reps));
+const dir = mkdtempSync(join(args.tmp ?? tmpdir(), 'lmpipe-bench-read-'));
+const log = (m: string): void => { process.stderr.write(m + '\n'); };
+
+try {
+  let text: Buffer | undefined = readFileSync(input);
+  let docs = text.toString('utf8').split(SEP);
+  if (docs.at(-1) === '') docs.pop();
+  log(`input ${input}: ${text.length} bytes, ${docs.length} documents; making the copies in ${dir}`);
+  const files: Record<string, string> = {
+    text: join(dir, 'corpus.txt'), gz: join(dir, 'corpus.txt.gz'), zst: join(dir, 'corpus.txt.zst'),
+    'jsonl.zst': join(dir, 'corpus.jsonl.zst'), 'parquet-snappy': join(dir, 'snappy.parquet'), 'parquet-gzip': join(dir, 'gzip.parquet'),
+  };
+  writeFileSync(files.text, text);
+  execFileSync('gzip', ['-k', '-6', files.text]);
+  execFileSync('zstd', ['-q', '-3', files.text, '-o', files.zst]);
+  writeFileSync(join(dir, 'corpus.jsonl'), docs.map((d, i) => JSON.stringify({ id: i, text: d })).join('\n') + '\n');
+  execFileSync('zstd', ['-q', '-3', '--rm', join(dir, 'corpus.jsonl'), '-o', files['jsonl.zst']]);
+  for (const codec of ['SNAPPY', 'GZIP'] as const) {
+    const buf = parquetWriteBuffer({
+      columnData: [{ name: 'id', data: docs.map((_, i) => i), type: 'INT32' }, { name: 'text', data: docs, type: 'STRING' }],
+      codec, compressors: { GZIP: (b: Uint8Array) => gzipSync(b) }, rowGroupSize: 10,
+    });
+    writeFileSync(files[`parquet-${codec.toLowerCase()}`], new Uint8Array(buf));
+  }
+  text = undefined;
+  docs = [];
+
+  // Interleaved: every rep runs each format and then each CLI, so that peers share the machine's conditions (it is shared).
+  type Best = { s: number; cpu: number; bytes: number; counts: Record<string, number> };
+  const best = new Map<string, Best>();
+  const keep = (key: string, r: Best): void => { const b = best.get(key); if (!b || r.s < b.s) best.set(key, r); };
+  const clis = [['zstd -dc', files.zst], ['zstd -dc', files['jsonl.zst']], ['gzip -dc', files.gz]] as const;
+  for (let rep = 0; rep < reps; rep++) {
+    for (const [format, file] of Object.entries(files)) {
+      const counts: Record<string, number> = {};
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      let bytes = 0;
+      for await (const c of readInputs(await resolveInputs([file]), 4 << 20, { separator: SEP, count: (k, n) => { counts[k] = (counts[k] ?? 0) + n; } })) bytes += c.data.length;
+      const s = (performance.now() - t0) / 1000;
+      const cu = process.cpuUsage(c0);
+      keep(format, { s, cpu: (cu.user + cu.system) / 1e6, bytes, counts });
+    }
+    for (const [tool, file] of clis) {
+      const t0 = performance.now();
+      const out = spawnSync('bash', ['-c', `${tool} "$1" | wc -c && times`, 'bash', file], { encoding: 'utf8' });
+      const s = (performance.now() - t0) / 1000;
+      if (out.status !== 0) throw new Error(`${tool} failed: ${out.stderr}`);
+      // wc's count, then `times`: the shell's user and system times, then its children's ("0m0.161s 0m0.020s").
+      const lines = out.stdout.trim().split('\n');
+      const child = lines[2].split(/\s+/).map((t) => { const m = /(\d+)m([\d.]+)s/.exec(t); return m ? Number(m[1]) * 60 + Number(m[2]) : 0; });
+      keep(`${tool} ${file}`, { s, cpu: child[0] + child[1], bytes: Number(lines[0]), counts: {} });
+    }
+    log(`rep ${rep + 1}/${reps} done`);
+  }
+  for (const [format, file] of Object.entries(files)) {
+    const b = best.get(format)!;
+    console.log(JSON.stringify({
+      format, file_bytes: statSync(file).size, decoded_bytes: b.bytes, read_bytes: b.counts.compressed_bytes ?? statSync(file).size,
+      seconds: +b.s.toFixed(3), cpu_seconds: +b.cpu.toFixed(3),
+      decoded_mb_per_s: +(b.bytes / 1e6 / b.s).toFixed(1), decoded_mb_per_cpu_s: +(b.bytes / 1e6 / b.cpu).toFixed(1), reps,
+    }));
+  }
+  for (const [tool, file] of clis) {
+    const b = best.get(`${tool} ${file}`)!;
+    console.log(JSON.stringify({
+      tool, file: file.split('/').pop(), file_bytes: statSync(file).size, decoded_bytes: b.bytes,
+      seconds: +b.s.toFixed(3), cpu_seconds: +b.cpu.toFixed(3), decoded_mb_per_s: +(b.bytes / 1e6 / b.s).toFixed(1), reps,
+      note: 'wall time includes starting bash and the CLI; cpu_seconds is the CLI and wc',
+    }));
+  }
+  console.log(JSON.stringify({ cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, load_avg_1m: +(await import('node:os')).loadavg()[0].toFixed(2) }));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
