@@ -44,7 +44,7 @@ import {
   NativeEncoder, countUnit, nativeTokenizerAvailable, nativeTokenizerIsa, nativeTokenizerIsas, setNativeTokenizerIsa,
 } from '../src/tokenizer/native-tokenizer.ts';
 import { PretokenTable, countChunk, emptyCountStats } from '../src/tokenizer/pretoken-count.ts';
-import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
+import { SpecialMatcher } from '../src/tokenizer/special-matcher.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { fixturePath, sharedPath } from '../src/util/shared-data.ts';
 import { sotuText } from '../test/helpers/sotu.ts';

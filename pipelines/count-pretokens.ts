@@ -21,7 +21,7 @@ import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import type { TokenizerEngine } from '../src/tokenizer/tokenizer-engine.ts';
 import { countCorpus } from '../src/tokenizer/count-corpus.ts';
 import { CountsReader, canonicalInputs, countsHeader, saveCounts, type CountsHeader } from '../src/tokenizer/counts-file.ts';
-import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
+import { SpecialMatcher } from '../src/tokenizer/special-matcher.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
 
 /** Why an existing output is not a count file (or a directory of count parts). */

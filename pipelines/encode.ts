@@ -13,7 +13,7 @@ import { readerOptions } from '../src/stages/formats/index.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { partName, resolveShard } from '../src/pipeline/shard.ts';
 import { shardInputs } from '../src/stages/shard-inputs.ts';
-import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
+import { SpecialMatcher } from '../src/tokenizer/special-matcher.ts';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { formatDuration, formatQuantity } from '../src/pipeline/progress.ts';
 import { chain, runChain } from '../src/pipeline/stage.ts';

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import {
   findChunkCut, safeCutFinder, findScannedCut, findSpecialCut, findTextCut,
 } from '../src/tokenizer/chunking.ts';
-import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
+import { SpecialMatcher } from '../src/tokenizer/special-matcher.ts';
 import { trainBpe } from '../src/tokenizer/bpe-train.ts';
 import { PretokenTable, countChunk, emptyCountStats } from '../src/tokenizer/pretoken-count.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';

@@ -15,7 +15,7 @@ import { after, describe, it } from 'node:test';
 import { get_encoding } from 'tiktoken';
 import { UserError } from '../src/pipeline/errors.ts';
 import { BpeEncoder, IdBuffer, type EncoderSpec } from '../src/tokenizer/bpe-encode.ts';
-import { learnMerges } from '../src/tokenizer/bpe-merge.ts';
+import { learnMerges } from '../src/tokenizer/bpe-learn-merges.ts';
 import { referenceCounts, referenceEncode, referenceTrain, toByteString } from '../src/tokenizer/bpe-reference.ts';
 import { Worker } from 'node:worker_threads';
 import { workerExecArgv } from '../src/pipeline/worker-pool.ts';
@@ -25,7 +25,7 @@ import {
 } from '../src/tokenizer/native-tokenizer.ts';
 import { PretokenTable, countChunk, emptyCountStats, type CountStats, type PretokenCounts } from '../src/tokenizer/pretoken-count.ts';
 import { INVALID_CODE_POINT, codePointClass, scanPretokens } from '../src/tokenizer/pretokenizer.ts';
-import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
+import { SpecialMatcher } from '../src/tokenizer/special-matcher.ts';
 import { dtypeForVocab, typedArrayFor } from '../src/tokenizer/token-dtype.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { Rng } from '../src/util/rng.ts';

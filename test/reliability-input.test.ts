@@ -17,12 +17,12 @@ import { readDocuments } from '../src/stages/read-documents.ts';
 import { sampleDocs } from '../src/stages/sample-docs.ts';
 import { resolveInputs } from '../src/stages/read-inputs.ts';
 import { BYTE_TO_UNICODE, bytesToUnicode } from '../src/tokenizer/byte-unicode.ts';
-import { learnMerges } from '../src/tokenizer/bpe-merge.ts';
-import { BpeMerger, MergeTable } from '../src/tokenizer/bpe-encode-merge.ts';
+import { learnMerges } from '../src/tokenizer/bpe-learn-merges.ts';
+import { BpeMerger, MergeTable } from '../src/tokenizer/bpe-apply-merges.ts';
 import { trainBpe } from '../src/tokenizer/bpe-train.ts';
 import { SafeCutter } from '../src/stages/cut.ts';
 import { safeCutFinder } from '../src/tokenizer/chunking.ts';
-import { SpecialMatcher } from '../src/tokenizer/special-split.ts';
+import { SpecialMatcher } from '../src/tokenizer/special-matcher.ts';
 import { pretokenizeRegex } from '../src/tokenizer/gpt2-pattern.ts';
 import {
   huggingFaceJson, huggingFaceJsonBytes, mergesTxt, mergesTxtBytes, vocabJson, vocabJsonBytes, writeTokenizerDir, type TokenizerData,

@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises';
 import { UserError } from '../pipeline/errors.ts';
 import type { Shard } from '../pipeline/shard.ts';
 import { firstTextCut } from '../tokenizer/chunking.ts';
-import type { SpecialMatcher } from '../tokenizer/special-split.ts';
+import type { SpecialMatcher } from '../tokenizer/special-matcher.ts';
 import { isPlainText } from './formats/index.ts';
 import { byteRange, type InputFile } from './read-inputs.ts';
 

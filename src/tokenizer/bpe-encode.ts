@@ -14,9 +14,9 @@
  * build an identical encoder without re-reading tokenizer files.
  */
 import { MAX_CACHED_BYTES, PretokenCache } from './bpe-encode-cache.ts';
-import { BpeMerger, MergeTable } from './bpe-encode-merge.ts';
+import { BpeMerger, MergeTable } from './bpe-apply-merges.ts';
 import { nextPretokenEnd, type ScanCounters } from './pretokenizer.ts';
-import { SpecialMatcher, type SpecialToken } from './special-split.ts';
+import { SpecialMatcher, type SpecialToken } from './special-matcher.ts';
 
 /** Pieces of a long pretoken longer than this are merged into arrays of their own (no scratch copy). */
 const LONG_PIECE = 4096;

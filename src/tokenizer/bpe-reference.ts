@@ -3,7 +3,7 @@
  * tiktoken's `_educational.py`: a naive trainer and a naive encoder over JS
  * strings and Maps, using the GPT-2 regex itself (`gpt2-pattern.ts`). Tests
  * use them as an oracle for the fast paths (`bpe-encode.ts`,
- * `pretoken-count.ts`, `bpe-merge.ts` and the native core in
+ * `pretoken-count.ts`, `bpe-learn-merges.ts` and the native core in
  * `native-tokenizer.ts`) on small inputs.
  *
  * Tokens are "byte strings": JS strings whose every char is one byte

@@ -8,7 +8,7 @@
  * Counting is a chain of stages (read → cut at safe positions → count on
  * worker threads → tally; see stages/), so the train-bpe pipeline can put
  * document stages in it; the merge loop that follows is incremental
- * (bpe-merge.ts).
+ * (bpe-learn-merges.ts).
  */
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -20,8 +20,8 @@ import type { Unit } from '../stages/items.ts';
 import { readFiles } from '../stages/read.ts';
 import { autoWorkers } from '../pipeline/worker-pool.ts';
 import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES, safeCutFinder } from './chunking.ts';
-import { learnMerges } from './bpe-merge.ts';
-import { SpecialMatcher } from './special-split.ts';
+import { learnMerges } from './bpe-learn-merges.ts';
+import { SpecialMatcher } from './special-matcher.ts';
 
 /** A part of a streamed input; `last` ends one document source (e.g. a file). */
 export interface InputPart {

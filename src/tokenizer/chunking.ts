@@ -19,7 +19,7 @@
  *   UTF-8 character, and not where a contraction ('ll) could still complete.
  */
 import { CLASS_SPACE, codePointClass, decodeUtf8At, nextPretokenEnd } from './pretokenizer.ts';
-import { SpecialMatcher } from './special-split.ts';
+import { SpecialMatcher } from './special-matcher.ts';
 import type { FindCut } from '../stages/cut.ts';
 
 function isAsciiSpace(b: number): boolean {

@@ -11,7 +11,7 @@ import { readFiles } from '../stages/read.ts';
 import { totalSize, type InputFile } from '../stages/read-inputs.ts';
 import { joinableJunctions, type EncoderSpec } from './bpe-encode.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES, safeCutFinder } from './chunking.ts';
-import { SpecialMatcher } from './special-split.ts';
+import { SpecialMatcher } from './special-matcher.ts';
 import type { TokenizerEngine } from './tokenizer-engine.ts';
 
 export interface EncodeFilesOptions {

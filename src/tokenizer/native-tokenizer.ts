@@ -36,7 +36,7 @@ import { BpeEncoder, joinableJunctions, type EncoderSpec } from './bpe-encode.ts
 import { encodeUnit } from './bpe-encode-unit.ts';
 import { PretokenTable, countChunk, emptyCountStats, type CountStats, type PretokenCounts } from './pretoken-count.ts';
 import { CLASS_LETTER, CLASS_NUMBER, CLASS_SPACE } from './pretokenizer.ts';
-import { SpecialMatcher } from './special-split.ts';
+import { SpecialMatcher } from './special-matcher.ts';
 import { dtypeForVocab } from './token-dtype.ts';
 
 export type { NativeTokenizerIsa } from '../backends/native/addon.ts';

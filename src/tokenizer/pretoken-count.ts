@@ -4,7 +4,7 @@
  * chunk on special tokens, pretokenizes each piece and counts.
  */
 import { scanPretokens, type ScanCounters } from './pretokenizer.ts';
-import type { SpecialMatcher } from './special-split.ts';
+import type { SpecialMatcher } from './special-matcher.ts';
 
 /** Unique pretokens with counts in a compact, transferable form. */
 export interface PretokenCounts {

@@ -28,7 +28,7 @@
  * readTokenizerDir).
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { SpecialToken } from './special-split.ts';
+import type { SpecialToken } from './special-matcher.ts';
 import type { TokenizerTables } from './tokenizer-files.ts';
 
 const PREFIX = 'sha256:';

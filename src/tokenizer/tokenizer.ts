@@ -14,7 +14,7 @@ import { UserError } from '../pipeline/errors.ts';
 import { BpeEncoder, type EncoderSpec } from './bpe-encode.ts';
 import { StreamEncoder } from './bpe-encode-stream.ts';
 import { createUnitEncoder, type UnitEncoder } from './native-tokenizer.ts';
-import type { SpecialToken } from './special-split.ts';
+import type { SpecialToken } from './special-matcher.ts';
 import { readGpt2Files, readHuggingFaceJson, readTokenizerDir, type SpecialTokenEntry, type TokenizerTables } from './tokenizer-files.ts';
 import { isLegacyTokenizerHash, legacyTokenizerHash, tokenizerIdentity } from './tokenizer-identity.ts';
 
