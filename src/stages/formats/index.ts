@@ -16,11 +16,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { UserError } from '../../pipeline/errors.ts';
 import { rechunk, type ByteChunk, type Pieces } from './chunks.ts';
-import { gunzipPieces } from './gzip.ts';
-import { jsonlDocuments, type RecordOptions } from './jsonl.ts';
-import { parquetDocuments } from './parquet.ts';
+import type { RecordOptions } from './jsonl.ts';
 import { checkTextStart, magicOf, rawPieces } from './text.ts';
-import { unzstdPieces } from './zstd.ts';
 
 /** Options of the reader (`readInputs`) for its formats. */
 export interface ReaderOptions {
@@ -212,16 +209,18 @@ export async function* readFormatted(handle: FileHandle, path: string, size: num
   const counted = o.count ? (n: number) => o.count!('compressed_bytes', n) : undefined;
   const what = `input file ${path}`;
   let pieces: AsyncIterable<Pieces>;
+  // The decoders (and their libraries) load on first use: plain-text runs never pay for them.
   if (fmt.records === 'parquet') {
+    const { parquetDocuments } = await import('./parquet.ts');
     pieces = parquetDocuments(handle, path, size, recordOptions(o), counted);
   } else {
-    const raw: AsyncIterable<Uint8Array> = fmt.compression === 'gzip' ? gunzipPieces(handle, path, size, counted)
-      : fmt.compression === 'zstd' ? unzstdPieces(handle, path, size, counted)
+    const raw: AsyncIterable<Uint8Array> = fmt.compression === 'gzip' ? (await import('./gzip.ts')).gunzipPieces(handle, path, size, counted)
+      : fmt.compression === 'zstd' ? (await import('./zstd.ts')).unzstdPieces(handle, path, size, counted)
       : rawPieces(handle, path, 1 << 20, size);
     // Decoded bytes that are not what the name says (a .gz of a .gz, of a tar, of Parquet) are refused like text that looks binary.
     const checked = o.forceText ? raw
       : sniffed(raw, DECODED_SNIFF, (head) => checkTextStart(head, fmt.compression === 'none' ? what : `${what} (decoded)`, true));
-    pieces = fmt.records === 'jsonl' ? jsonlDocuments(checked, path, recordOptions(o)) : checked;
+    pieces = fmt.records === 'jsonl' ? (await import('./jsonl.ts')).jsonlDocuments(checked, path, recordOptions(o)) : checked;
   }
   if (fmt.compression !== 'none' || fmt.records !== 'text') pieces = countedPieces(pieces, 'decoded_bytes', fmt.compression === 'none' && fmt.records === 'jsonl' ? undefined : o.count);
   yield* rechunk(pieces, path, chunkBytes);
