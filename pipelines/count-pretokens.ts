@@ -104,8 +104,11 @@ export const countPretokensPipeline = definePipeline({
     const t0 = performance.now();
     // A shard that starts inside a file starts inside a piece of text (shard boundaries are text cuts):
     // the shard before it counted that piece already, so the merged counts count it once, as one process does.
+    // (`pieces` counts a piece once per unit it spans, so it depends on where units were cut: the
+    // file records the cut-independent document count there too.)
     const continued = files.filter((f) => (f.start ?? 0) > 0).length;
-    const stats = { ...c.counted.stats, pieces: c.counted.stats.pieces - continued, documents: c.counted.documents - continued };
+    const documents = c.counted.documents - continued;
+    const stats = { ...c.counted.stats, pieces: documents, documents };
     saveCounts(out, c.counted.counts, countsHeader(specials, inputs, c.counted.counts.lens.length, stats, shard ? { index: shard.index, count: shard.count } : undefined));
     const writeS = (performance.now() - t0) / 1000;
     return {

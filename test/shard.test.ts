@@ -156,6 +156,13 @@ describe('count-pretokens --shard, merge-counts, train-bpe --from-counts', () =>
         assert.match(twice.stderr, /both hold part 0/);
       }
     }
+    // Units cut at other places (other unit sizes in the whole run and in the shards) change nothing either.
+    await ok(countPretokensPipeline, ['-i', a, '-i', b, '-o', join(tmp, 'whole-small-units.counts'), '--chunk-mb', '0.03']);
+    assert.ok(bytesOf(join(tmp, 'whole-small-units.counts')).equals(whole), 'unit size');
+    const sdir = join(tmp, 'counts-small-units');
+    for (let i = 0; i < 3; i++) await ok(countPretokensPipeline, ['-i', a, '-i', b, '-o', sdir, '--shard', `${i}/3`, '--chunk-mb', '0.05']);
+    await ok(mergeCounts, [join(sdir, '*.counts'), '-o', join(tmp, 'total-small-units.counts')]);
+    assert.ok(bytesOf(join(tmp, 'total-small-units.counts')).equals(whole), '3 shards in small units');
     await ok(trainBpePipeline, ['-i', a, '-i', b, '--vocab-size', '900', '-o', join(tmp, 'tok-text')]);
     await ok(trainBpePipeline, ['--from-counts', join(tmp, 'total7.counts'), '--vocab-size', '900', '-o', join(tmp, 'tok-counts')]);
     for (const f of ['merges.txt', 'vocab.json']) assert.ok(bytesOf(join(tmp, 'tok-text', f)).equals(bytesOf(join(tmp, 'tok-counts', f))), f);
