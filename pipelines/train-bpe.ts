@@ -123,6 +123,7 @@ export const trainBpePipeline = definePipeline({
       merges: s.merges,
       special_tokens: meta.specialTokens,
       workers: s.workers,
+      engine: c.engine,
       time_s: {
         count: round3(s.timeMs.count / 1000),
         merge: round3(s.timeMs.merge / 1000),
