@@ -76,7 +76,7 @@ static inline uint32_t decode_utf8(const uint8_t* b, size_t i, size_t end, int* 
 }
 
 // ---------------------------------------------------------------------------
-// Special tokens: a byte trie, leftmost-longest (as special-split.ts).
+// Special tokens: a byte trie, leftmost-longest (as special-matcher.ts).
 struct Specials {
   std::vector<int32_t> children;  // node * 256 + byte -> child (0 = none)
   std::vector<int32_t> terminal;  // node -> token index or -1
