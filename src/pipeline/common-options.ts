@@ -11,7 +11,7 @@
 import { availableParallelism } from 'node:os';
 import type { BooleanOption, NumberOption, StringListOption, StringOption } from './define.ts';
 
-/** `--input GLOB` (-i): text files as fast-glob patterns, repeatable, `-` for stdin (src/stream/read.ts). */
+/** `--input GLOB` (-i): text files as fast-glob patterns, repeatable, `-` for stdin (src/stages/read-inputs.ts). */
 export const inputOption = {
   type: 'string', multiple: true, required: true, short: 'i', placeholder: 'GLOB',
   description: 'input text files (glob; repeatable; - for stdin)',
