@@ -20,19 +20,9 @@ import { validateSpecials } from '../src/tokenizer/bpe-train.ts';
 import { DEFAULT_TRAIN_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import type { TokenizerEngine } from '../src/tokenizer/tokenizer-engine.ts';
 import { countCorpus } from '../src/tokenizer/count-corpus.ts';
-import { CountsReader, canonicalInputs, countsHeader, saveCounts, type CountsHeader } from '../src/tokenizer/counts-file.ts';
+import { CountsReader, canonicalInputs, countsHeader, notACountFile, saveCounts, type CountsHeader } from '../src/tokenizer/counts-file.ts';
 import { SpecialMatcher } from '../src/tokenizer/special-matcher.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
-
-/** Why an existing output is not a count file (or a directory of count parts). */
-function notCounts(path: string): string | null {
-  try {
-    new CountsReader(path).close();
-    return null;
-  } catch {
-    return 'it is not an lmpipe count file';
-  }
-}
 
 /** The header of a complete part at `path` counted from exactly `inputs` with `specials`, or null. */
 function completedPart(path: string, specials: readonly string[], inputs: CountsHeader['inputs']): CountsHeader | null {
@@ -83,7 +73,7 @@ export const countPretokensPipeline = definePipeline({
     const allFiles = await resolveInputs(o.input);
     const shard = resolveShard(o.shard, o.shardCount);
     const out = shard ? join(o.out, `${partName(shard.index, shard.count)}.counts`) : o.out;
-    guardOutputs([{ path: out, flag: '--out', type: 'file', what: 'count file', previous: notCounts }],
+    guardOutputs([{ path: out, flag: '--out', type: 'file', what: 'count file', previous: notACountFile }],
       allFiles.map((f) => ({ path: f.path, what: '--input' })),
       { force: o.force, forceFlag: { flag: '--force', effect: 'it is replaced' }, log: (m) => ctx.log(m) });
     const specials = validateSpecials(o.noSpecialTokens ? [] : o.specialToken, 256 + (o.noSpecialTokens ? 0 : o.specialToken.length));

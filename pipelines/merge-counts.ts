@@ -9,7 +9,7 @@
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { resolveInputs } from '../src/stages/read-inputs.ts';
-import { CountsReader, mergeCountFiles } from '../src/tokenizer/counts-file.ts';
+import { CountsReader, mergeCountFiles, notACountFile } from '../src/tokenizer/counts-file.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
 
 export const mergeCounts = definePipeline({
@@ -29,7 +29,7 @@ export const mergeCounts = definePipeline({
   examples: ["npx tsx pipelines/merge-counts.ts 'out/counts/part-*.counts' --out out/counts/total.counts"],
   async run(o, ctx) {
     const files = (await resolveInputs(o.counts, process.cwd(), '--counts')).map((f) => f.path);
-    guardOutputs([{ path: o.out, flag: '--out', type: 'file', what: 'count file', previous: (p) => { try { new CountsReader(p).close(); return null; } catch { return 'it is not an lmpipe count file'; } } }],
+    guardOutputs([{ path: o.out, flag: '--out', type: 'file', what: 'count file', previous: notACountFile }],
       files.map((p) => ({ path: p, what: 'a count file to merge' })),
       { force: o.force, forceFlag: { flag: '--force', effect: 'it is replaced' }, log: (m) => ctx.log(m) });
     // Parts of one sharded job (or merges of some of them): each index once, all of them unless --partial.

@@ -12,16 +12,6 @@
  */
 import type { TokenIds } from '../tokenizer/bpe-encode-unit.ts';
 
-/** Raw bytes of one input, in order; `last` marks the end of that input. */
-export interface Chunk {
-  /** The input's path, or `-` for stdin. */
-  file: string;
-  /** Byte offset of `data` in its file. */
-  offset: number;
-  data: Uint8Array;
-  last: boolean;
-}
-
 /**
  * A work unit: bytes of one input that can be processed on their own
  * (they end at a safe cut, see stages/cut.ts), numbered in stream order.

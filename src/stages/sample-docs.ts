@@ -7,7 +7,7 @@
  * with. A document is never held whole, however long.
  */
 import type { Stage } from '../pipeline/stage.ts';
-import { documentDraw } from './documents.ts';
+import { documentDraw, unitDocuments } from './documents.ts';
 import { ownedCopy, type Unit } from './items.ts';
 
 export interface SampleDocsOptions {
@@ -29,32 +29,30 @@ export function sampleDocs(o: SampleDocsOptions): Stage<Unit, Unit> {
       let seq = 0;
       // The document in progress at the end of the last unit, if any.
       let open: { keep: boolean; offset: number } | null = null;
+      const piece = (u: Unit, data: Uint8Array, last: boolean, continues: boolean): Unit => ({
+        seq: seq++, file: u.file, offset: (open as { offset: number }).offset, data, last, ...(continues ? { continues } : {}),
+      });
       for await (const u of source) {
-        const buf = Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength);
-        let pos = 0;
-        for (;;) {
-          const i = buf.indexOf(sep, pos);
-          const end = i < 0 ? buf.length : i;
-          if (end > pos) {
-            if (open === null) {
-              const keep = documentDraw(o.seed, index++) < o.fraction;
-              open = { keep, offset: u.offset + pos };
-              ctx.count('documents_in');
-              if (keep) ctx.count('documents_out');
-            }
-            // The document goes on past this piece unless a separator or the input's end follows.
-            const goesOn = i < 0 && !u.last;
-            if (open.keep) yield { seq: seq++, file: u.file, offset: open.offset, data: ownedCopy(buf.subarray(pos, end)), last: u.last && i < 0, ...(goesOn ? { continues: true } : {}) };
-          } else if (open !== null && open.keep && (i >= 0 || u.last)) {
-            // The document in progress ends right here: close it with an empty last piece.
-            yield { seq: seq++, file: u.file, offset: open.offset, data: new Uint8Array(0), last: u.last && i < 0 };
+        const spans = unitDocuments(u.data, sep);
+        for (const [k, d] of spans.entries()) {
+          const end = !d.separated && k === spans.length - 1;
+          // The last span of a unit goes on in the next one unless the input ends here.
+          const goesOn = end && !u.last;
+          if (d.end > d.start && open === null) {
+            const keep = documentDraw(o.seed, index++) < o.fraction;
+            open = { keep, offset: u.offset + d.start };
+            ctx.count('documents_in');
+            if (keep) ctx.count('documents_out');
           }
-          if (i < 0) {
-            if (u.last) open = null;
-            break;
-          }
+          if (open === null) continue; // an empty piece between two separators
+          // An empty piece closes a document that ended right at the unit's start.
+          if (open.keep) yield piece(u, d.end > d.start ? ownedCopy(u.data.subarray(d.start, d.end)) : new Uint8Array(0), u.last && end, goesOn);
+          if (!goesOn) open = null;
+        }
+        // An input that ends right after a separator (or an empty last unit) closes what is open.
+        if (u.last && open !== null) {
+          if (open.keep) yield piece(u, new Uint8Array(0), true, false);
           open = null;
-          pos = i + sep.length;
         }
       }
     },

@@ -19,8 +19,6 @@ export interface WriteResult {
 export interface WriteTokensOptions {
   /** Record the time when this many input bytes are through (the summary's steady-state rate). */
   halfBytes?: number;
-  /** Called after each unit (progress detail). */
-  onUnit?(bytes: number, tokens: number): void;
 }
 
 /** The write sink. The writer is not closed here: the pipeline closes it once the whole chain succeeded. */
@@ -37,7 +35,6 @@ export function writeTokens(writer: TokenFileWriter, o: WriteTokensOptions = {})
           r.bytes += u.bytes;
           r.tokens += u.ids.length;
           if (r.half === null && o.halfBytes !== undefined && o.halfBytes > 0 && r.bytes >= o.halfBytes) r.half = { t: performance.now(), bytes: r.bytes };
-          o.onUnit?.(r.bytes, r.tokens);
         }
       } catch (e) {
         writer.abort();

@@ -27,6 +27,17 @@ function isAsciiSpace(b: number): boolean {
 }
 
 /**
+ * The plain-text rule at c (c >= 1): ASCII non-whitespace at c - 1, ASCII
+ * whitespace at c, and no special token spanning c or ending at c.
+ */
+function isTextCut(buf: Uint8Array, c: number, length: number, specials: SpecialMatcher): boolean {
+  if (!isAsciiSpace(buf[c])) return false;
+  const p = buf[c - 1];
+  if (p >= 0x80 || isAsciiSpace(p)) return false;
+  return !(specials.maxBytes > 0 && (specials.spans(buf, length, c) || specials.endsAt(buf, c)));
+}
+
+/**
  * Largest cut position c in (0, length) found by the fast plain-text rule
  * (ASCII non-whitespace before, ASCII whitespace at c), inside a piece of
  * text (not within or right after a special token, so both sides are
@@ -34,13 +45,7 @@ function isAsciiSpace(b: number): boolean {
  */
 export function findTextCut(buf: Uint8Array, length: number, specials: SpecialMatcher, window = length): number {
   const stop = Math.max(1, length - window);
-  for (let c = length - 1; c >= stop; c--) {
-    if (!isAsciiSpace(buf[c])) continue;
-    const p = buf[c - 1];
-    if (p >= 0x80 || isAsciiSpace(p)) continue;
-    if (specials.maxBytes > 0 && (specials.spans(buf, length, c) || specials.endsAt(buf, c))) continue;
-    return c;
-  }
+  for (let c = length - 1; c >= stop; c--) if (isTextCut(buf, c, length, specials)) return c;
   return -1;
 }
 
@@ -53,13 +58,7 @@ export function findTextCut(buf: Uint8Array, length: number, specials: SpecialMa
  * encoding or counting the parts gives what the whole gives.
  */
 export function firstTextCut(buf: Uint8Array, from: number, length: number, specials: SpecialMatcher): number {
-  for (let c = Math.max(1, from); c < length; c++) {
-    if (!isAsciiSpace(buf[c])) continue;
-    const p = buf[c - 1];
-    if (p >= 0x80 || isAsciiSpace(p)) continue;
-    if (specials.maxBytes > 0 && (specials.spans(buf, length, c) || specials.endsAt(buf, c))) continue;
-    return c;
-  }
+  for (let c = Math.max(1, from); c < length; c++) if (isTextCut(buf, c, length, specials)) return c;
   return -1;
 }
 

@@ -268,6 +268,16 @@ export class CountsReader {
   }
 }
 
+/** Why existing `path` is not a count file that may be replaced (null when it is one): the output guard's check. */
+export function notACountFile(path: string): string | null {
+  try {
+    new CountsReader(path).close();
+    return null;
+  } catch {
+    return 'it is not an lmpipe count file';
+  }
+}
+
 /** Reads a whole count file into memory (for training). */
 export function loadCounts(path: string): { header: CountsHeader; counts: PretokenCounts } {
   const r = new CountsReader(path);
