@@ -1,14 +1,19 @@
 /**
- * Batch sampling from a token file: positional reads on a file descriptor
- * (TokenFileReader) vs reading the whole file into memory first
- * (MemoryTokenSource), in one process on the same file.
+ * Batch sampling from a token file, the three ways lmpipe can read it, in
+ * one process on the same file: memory-mapped through the native addon
+ * (TokenFileReader's default), positional reads on a file descriptor
+ * (TokenFileReader, access 'read'), and the whole file read into memory
+ * first (MemoryTokenSource); and the peer in the same run: CS336's
+ * get_batch on np.memmap (bench/sampler_numpy.py, python3 + numpy).
  *
  *   npx tsx bench/sampler.ts [--tokens 100000000] [--batches 2000] [--batch-size 32] [--context 256] [--dtype uint16|uint32]
  *
- * Human-readable lines on stderr, one JSON object on stdout.
+ * Human-readable lines on stderr, one JSON object on stdout (with the CPU
+ * model; the numpy peer is skipped with a note when python3/numpy are missing).
  */
+import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Rng } from '../src/util/rng.ts';
@@ -68,14 +73,24 @@ try {
     return (performance.now() - t0) / 1000;
   };
 
-  // Positional reads (warm the page cache first so both variants see the same cache state).
+  // Each variant warms the page cache with one pass first, so all see the same cache state.
   const rss0 = process.memoryUsage().rss;
-  const file = new TokenFileReader(path);
-  timeRandom(file);
-  const fileRandomS = timeRandom(file);
-  const fileSeqS = timeSequential(file);
+  const measureFile = (access: 'map' | 'read'): { random: number; seq: number } | null => {
+    let file: TokenFileReader;
+    try {
+      file = new TokenFileReader(path, { access });
+    } catch (e) {
+      log(`${access}: ${(e as Error).message}`);
+      return null;
+    }
+    timeRandom(file);
+    const r = { random: timeRandom(file), seq: timeSequential(file) };
+    file.close();
+    return r;
+  };
+  const mapped = measureFile('map');
+  const positional = measureFile('read') as { random: number; seq: number };
   const fileRss = process.memoryUsage().rss - rss0;
-  file.close();
 
   const t0 = performance.now();
   const mem = MemoryTokenSource.fromFile(path);
@@ -85,15 +100,27 @@ try {
   const memSeqS = timeSequential(mem);
   const memRss = process.memoryUsage().rss - rss0;
 
+  const py = spawnSync('python3', [new URL('./sampler_numpy.py', import.meta.url).pathname, path, DTYPE, String(BATCHES), String(B), String(T)], { encoding: 'utf8' });
+  const numpy = py.status === 0 ? JSON.parse(py.stdout.trim().split('\n').at(-1) as string) as { numpy: string; random_us_per_batch: number; sequential_us_per_batch: number } : null;
+  if (!numpy) log(`numpy peer skipped: ${(py.error?.message ?? py.stderr).trim().split('\n').at(-1)}`);
+
   const perBatchUs = (s: number): number => Math.round((s / BATCHES) * 1e6 * 10) / 10;
-  log(`positional reads: random ${perBatchUs(fileRandomS)} µs/batch, sequential ${perBatchUs(fileSeqS)} µs/batch, extra RSS ${mb(fileRss)} MB, startup 0 s`);
+  const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+  if (mapped) log(`memory-mapped:    random ${perBatchUs(mapped.random)} µs/batch, sequential ${perBatchUs(mapped.seq)} µs/batch, startup 0 s`);
+  log(`positional reads: random ${perBatchUs(positional.random)} µs/batch, sequential ${perBatchUs(positional.seq)} µs/batch, startup 0 s (file readers' extra RSS ${mb(fileRss)} MB)`);
   log(`in memory:        random ${perBatchUs(memRandomS)} µs/batch, sequential ${perBatchUs(memSeqS)} µs/batch, extra RSS ${mb(memRss)} MB, load ${loadS.toFixed(2)} s`);
-  log(`ratio (positional / in-memory time per random batch): ${(fileRandomS / memRandomS).toFixed(2)}`);
+  if (numpy) log(`numpy memmap:     random ${numpy.random_us_per_batch} µs/batch, sequential ${numpy.sequential_us_per_batch} µs/batch (numpy ${numpy.numpy})`);
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown';
   process.stdout.write(`${JSON.stringify({
+    bench: 'sampler', cpu, cores: cpus().length, node: process.version,
     tokens: N, dtype: DTYPE, batches: BATCHES, batch_size: B, context_length: T,
-    positional: { random_us_per_batch: perBatchUs(fileRandomS), sequential_us_per_batch: perBatchUs(fileSeqS), extra_rss_mb: mb(fileRss), load_s: 0 },
+    mapped: mapped ? { random_us_per_batch: perBatchUs(mapped.random), sequential_us_per_batch: perBatchUs(mapped.seq), load_s: 0 } : null,
+    positional: { random_us_per_batch: perBatchUs(positional.random), sequential_us_per_batch: perBatchUs(positional.seq), load_s: 0 },
     in_memory: { random_us_per_batch: perBatchUs(memRandomS), sequential_us_per_batch: perBatchUs(memSeqS), extra_rss_mb: mb(memRss), load_s: Math.round(loadS * 1000) / 1000 },
-    ratio_random_positional_over_memory: Math.round((fileRandomS / memRandomS) * 100) / 100,
+    numpy_memmap: numpy,
+    ratio_random_mapped_over_positional: mapped ? ratio(mapped.random, positional.random) : null,
+    ratio_random_numpy_over_mapped: mapped && numpy ? ratio(numpy.random_us_per_batch, perBatchUs(mapped.random)) : null,
+    ratio_random_positional_over_memory: ratio(positional.random, memRandomS),
   })}\n`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

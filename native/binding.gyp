@@ -10,11 +10,14 @@
         "src/kernels.cc",
         "src/kernels_base.cc",
         "src/kernels_avx2.cc",
+        "src/map_file.cc",
         "src/tokenizer/tok_core.cc",
         "src/tokenizer/tok_scalar.cc",
         "src/tokenizer/tok_avx2.cc",
         "src/tokenizer/tok_avx512.cc",
-        "src/tokenizer/tok_napi.cc"
+        "src/tokenizer/tok_napi.cc",
+        "src/tokenizer/tok_tally.cc",
+        "src/formats/jsonl.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

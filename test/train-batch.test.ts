@@ -1,11 +1,12 @@
 /**
  * CS336 MANIFEST §5 test_get_batch (statistics with a seeded RNG), token
- * files read by positional reads (uint16 and uint32, sidecar dtype), and the
- * in-order validation iterator.
+ * files read by positional reads and memory-mapped (uint16 and uint32,
+ * sidecar dtype, reads across mapped segments), and the in-order validation
+ * iterator.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/util/rng.ts';
@@ -15,6 +16,9 @@ import { itemBytes } from '../src/tokenizer/token-dtype.ts';
 import type { TokenDtype } from '../src/tokenizer/token-dtype.ts';
 import { sampleBatch, sequentialBatches } from '../src/train/batch-sampler.ts';
 import { UserError } from '../src/pipeline/errors.ts';
+import { tryLoadNative } from '../src/backends/native/addon.ts';
+
+const noMap = tryLoadNative() ? false : 'the native addon is not built (npm run build:native): no memory mapping';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmpipe-train-batch-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -133,6 +137,56 @@ test('the token reader serves the sampler identically from uint16 and uint32 fil
   // The ids in the file's own dtype, too.
   for (const r of readers) assert.deepEqual(Array.from(r.readIds(2990, 20)), ids.slice(2990));
   for (const r of readers) r.close();
+});
+
+test('memory-mapped token files read the written ids, across segment boundaries, as positional reads do', { skip: noMap }, () => {
+  // 4096-byte segments: 2048 uint16 or 1024 uint32 ids each, so windows and readIds cross boundaries.
+  const ids16 = Array.from({ length: 9001 }, (_, i) => (i * 40503 + 17) % 65536);
+  const ids32 = Array.from({ length: 5003 }, (_, i) => (i * 2654435761 + 5) % 300_000);
+  const files = [
+    { ids: ids16, path: writeTokens('map16.bin', ids16, 'uint16', null) },
+    { ids: ids32, path: writeTokens('map32.bin', ids32, 'uint32', sidecar('uint32', ids32.length)) },
+  ];
+  for (const { ids, path } of files) {
+    const mapped = new TokenFileReader(path, { access: 'map', segmentBytes: 4096 });
+    const whole = new TokenFileReader(path, { access: 'map' });
+    const positional = new TokenFileReader(path, { access: 'read' });
+    assert.equal(mapped.access, 'map');
+    assert.equal(positional.access, 'read');
+    assert.equal(new TokenFileReader(path).access, 'map', "'auto' maps where the addon is built");
+    const reference = new MemoryTokenSource(ids);
+    for (const T of [1, 255, 1023, 2047, 2048, 4100]) {
+      const expected = sampleBatch(reference, new Rng(T), 6, T);
+      for (const r of [mapped, whole, positional]) {
+        assert.deepEqual(sampleBatch(r, new Rng(T), 6, T), expected, `${path} (${r.access}): random batches, T=${T}`);
+        assert.deepEqual([...sequentialBatches(r, 3, T, 4)], [...sequentialBatches(reference, 3, T, 4)], `${path} (${r.access}): sequential, T=${T}`);
+      }
+    }
+    for (const [start, count] of [[0, ids.length], [1000, 3000], [ids.length - 5, 100], [ids.length, 1]]) {
+      assert.deepEqual(Array.from(mapped.readIds(start, count)), ids.slice(start, start + count), `readIds(${start}, ${count})`);
+    }
+    const held = mapped.readIds(0, 10);
+    for (const r of [mapped, whole, positional]) r.close();
+    assert.deepEqual(Array.from(held), ids.slice(0, 10), 'ids read before close stay valid after it');
+    assert.throws(() => mapped.read(0, 1, new Int32Array(1), 0), /closed/);
+  }
+});
+
+test('a mapped token file keeps its ids when a writer replaces the file (temp + rename), and an empty file maps', { skip: noMap }, () => {
+  const ids = Array.from({ length: 3000 }, (_, i) => i);
+  const path = writeTokens('replaced.bin', ids, 'uint16', null);
+  const r = new TokenFileReader(path, { access: 'map', segmentBytes: 4096 });
+  const next = writeTokens('replaced.tmp', ids.map((i) => 65535 - i), 'uint16', null);
+  renameSync(next, path);
+  const out = new Int32Array(3000);
+  r.read(0, 3000, out, 0);
+  assert.deepEqual(Array.from(out), ids);
+  r.close();
+  const empty = new TokenFileReader(writeTokens('empty.bin', [], 'uint16', null), { access: 'map' });
+  assert.equal(empty.length, 0);
+  assert.equal(empty.readAll().length, 0);
+  empty.close();
+  assert.throws(() => new TokenFileReader(path, { access: 'map', segmentBytes: 1000 }), (e: unknown) => e instanceof UserError && /page size/.test(e.message));
 });
 
 test('bad token files: odd size for the dtype, bad sidecar, missing file', () => {

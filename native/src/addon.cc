@@ -24,6 +24,10 @@ namespace tok {
 // The tokenizer core's functions (native/src/tokenizer/tok_napi.cc).
 void register_tokenizer(Napi::Env env, Napi::Object exports);
 }  // namespace tok
+// The reader formats' functions: JSON Lines extraction (native/src/formats/jsonl.cc).
+void register_formats(Napi::Env env, Napi::Object exports);
+// Memory-mapped token files (native/src/map_file.cc).
+void register_map_file(Napi::Env env, Napi::Object exports);
 }  // namespace lmp
 
 extern "C" {
@@ -542,6 +546,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
   exports.Set("adamw", Napi::Function::New(env, Adamw));
   lmp::tok::register_tokenizer(env, exports);
+  lmp::register_formats(env, exports);
+  lmp::register_map_file(env, exports);
   return exports;
 }
 

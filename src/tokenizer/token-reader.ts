@@ -4,11 +4,18 @@
  * the tests. It serves the batch sampler as a `TokenSource` and returns ids
  * in the file's own dtype for whoever wants them as they are.
  *
- * Node has no memory mapping without native code, so the reader issues one
- * positional read (`fs.readSync(fd, buf, 0, len, pos)`) per request; the OS
- * page cache makes repeated reads of a hot file cheap and memory stays flat
- * whatever the file size. `MemoryTokenSource` holds the ids in memory
- * instead (small files, tests, and the comparison in bench/sampler.ts).
+ * Two ways to get at the bytes, one behaviour:
+ * - memory-mapped (the default where the native addon is built, on
+ *   little-endian hosts): the file is mapped through the addon
+ *   (native/src/map_file.cc) in segments of up to 1 GiB, and a read is a
+ *   copy out of the page cache with no system call, which is what a batch
+ *   sampler drawing thousands of random windows wants;
+ * - positional reads (the fallback, and `access: 'read'`): one
+ *   `fs.readSync(fd, buf, 0, len, pos)` per request.
+ * Either way memory stays flat whatever the file size (mapped pages are the
+ * OS page cache's: they count in RSS once touched, but the kernel can drop
+ * them). `MemoryTokenSource` holds the ids in memory instead (small files,
+ * tests, and the comparison in bench/sampler.ts).
  *
  * The dtype comes from the optional sidecar `<file>.json` (uint16 without
  * one: a plain numpy-memmap-compatible file), whose token count is checked
@@ -16,6 +23,7 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { UserError } from '../pipeline/errors.ts';
+import { tryLoadNative, type NativeAddon } from '../backends/native/addon.ts';
 import { readTokenFileMeta, sidecarPath } from './token-file.ts';
 import type { TokenFileMeta } from './token-file.ts';
 import { LITTLE_ENDIAN_HOST, itemBytes, typedArrayFor } from './token-dtype.ts';
@@ -41,8 +49,25 @@ export function tokenFileDtype(path: string): TokenDtype {
   return tokenFileMeta(path)?.dtype ?? 'uint16';
 }
 
+/** How a reader gets at the file's bytes: memory-mapped, or positional reads. */
+export type TokenFileAccess = 'map' | 'read';
+
+/** Bytes per mapped segment: 1 GiB, a multiple of every page size and id width (typed arrays stay far below 2^32 elements). */
+const MAP_SEGMENT_BYTES = 1 << 30;
+
+/** The addon when it can map files on this host, else null. */
+function mapper(): NativeAddon | null {
+  if (!LITTLE_ENDIAN_HOST) return null;
+  const addon = tryLoadNative();
+  return addon && typeof addon.mapFile === 'function' ? addon : null;
+}
+
 /** How to open a token file. */
 export interface TokenFileReaderOptions {
+  /** 'map' (needs the native addon), 'read', or 'auto' (the default: 'map' where the addon is built, else 'read'). */
+  access?: TokenFileAccess | 'auto';
+  /** Bytes per mapped segment (tests; default 1 GiB; a multiple of the page size). */
+  segmentBytes?: number;
   /** Read the file as this dtype instead of its sidecar's (the sidecar's count is then not checked). */
   dtype?: TokenDtype;
   /** Refuse a file without a sidecar (an encoder's output must have one). */
@@ -66,8 +91,16 @@ export class TokenFileReader implements TokenSource {
   readonly meta: TokenFileMeta | null;
   /** Number of ids in the file. */
   readonly length: number;
+  /** How the bytes are read. */
+  readonly access: TokenFileAccess;
   private fd: number | null;
+  private closed = false;
   private scratch = new Uint8Array(0);
+  /** The mapped file in segments, each viewed in the file's dtype; empty when not mapped. */
+  private segments: ArrayBuffer[] = [];
+  private views: TokenIdArray[] = [];
+  private idsPerSegment = 0;
+  private addon: NativeAddon | null = null;
 
   constructor(path: string, options: TokenFileReaderOptions = {}) {
     this.path = path;
@@ -92,11 +125,42 @@ export class TokenFileReader implements TokenSource {
     }
     this.fd = fd;
     this.length = size / width;
+    const want = options.access ?? 'auto';
+    const addon = want === 'read' ? null : mapper();
+    if (want === 'map' && !addon) {
+      closeSync(fd);
+      throw new UserError(`token file ${path}: memory mapping needs the native addon on a little-endian host (npm run build:native); use positional reads instead`);
+    }
+    this.access = addon ? 'map' : 'read';
+    if (addon) {
+      const segmentBytes = options.segmentBytes ?? MAP_SEGMENT_BYTES;
+      try {
+        this.segments = size === 0 ? [] : addon.mapFile(path, segmentBytes);
+      } catch (e) {
+        throw new UserError(`cannot map token file ${path}: ${(e as Error).message}`);
+      } finally {
+        closeSync(fd);
+        this.fd = null;
+      }
+      const mapped = this.segments.reduce((n, b) => n + b.byteLength, 0);
+      if (mapped !== size) {
+        addon.unmapFile(this.segments);
+        throw new UserError(`token file ${path} changed size while being opened (${size} then ${mapped} bytes); open it again when its writer is done`);
+      }
+      this.addon = addon;
+      const View = typedArrayFor(this.dtype);
+      this.views = this.segments.map((b) => new View(b));
+      this.idsPerSegment = segmentBytes / width;
+    }
   }
 
   /** Copies ids [start, start + count) into `out` at `offset` (TokenSource). */
   read(start: number, count: number, out: Int32Array, offset: number): void {
     checkRange(this.length, start, count);
+    if (this.access === 'map') {
+      this.copyMapped(start, count, out, offset);
+      return;
+    }
     const len = count * itemBytes(this.dtype);
     if (this.scratch.length < len) this.scratch = new Uint8Array(len);
     this.fill(start, this.scratch, len);
@@ -111,6 +175,11 @@ export class TokenFileReader implements TokenSource {
       throw new RangeError(`token index ${start} is outside ${this.path} (${this.length} ids)`);
     }
     const n = Math.max(0, Math.min(count, this.length - start));
+    if (this.access === 'map') {
+      const ids = new (typedArrayFor(this.dtype))(n);
+      this.copyMapped(start, n, ids, 0);
+      return ids;
+    }
     const bytes = new Uint8Array(n * itemBytes(this.dtype));
     this.fill(start, bytes, bytes.length);
     return LITTLE_ENDIAN_HOST ? new (typedArrayFor(this.dtype))(bytes.buffer, 0, n) : decodeLittleEndian(bytes, this.dtype, n);
@@ -124,6 +193,28 @@ export class TokenFileReader implements TokenSource {
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+    if (this.addon) this.addon.unmapFile(this.segments);
+    this.segments = [];
+    this.views = [];
+    this.closed = true;
+  }
+
+  /** Copies ids [start, start + count) of the mapped file into `out` at `offset`, segment by segment. */
+  private copyMapped(start: number, count: number, out: Int32Array | TokenIdArray, offset: number): void {
+    if (this.closed) throw new Error(`token file ${this.path} is closed`);
+    let k = Math.floor(start / this.idsPerSegment);
+    let i = start - k * this.idsPerSegment;
+    let o = offset;
+    let left = count;
+    while (left > 0) {
+      const view = this.views[k];
+      const n = Math.min(left, view.length - i);
+      out.set(view.subarray(i, i + n), o);
+      o += n;
+      left -= n;
+      k++;
+      i = 0;
+    }
   }
 
   /** Reads `len` bytes from id `start` on into `into`, looping over short reads. */

@@ -51,10 +51,17 @@ export interface NativeCountResult {
   stats: Float64Array;
 }
 
+/** `tokTallyTake`'s result: unique pretokens (concatenated bytes, lengths) and their summed counts. */
+export interface NativeTallyResult {
+  bytes: Uint8Array;
+  lens: Int32Array;
+  counts: Float64Array;
+}
+
 /**
  * The tokenizer core's functions (native/src/tokenizer/, wrapped by
- * src/tokenizer/native-tokenizer.ts). Encoders and counters are numbered
- * handles owned by the calling thread. Every function checks its arguments
+ * src/tokenizer/native-tokenizer.ts). Encoders, counters and tallies are
+ * numbered handles owned by the calling thread. Every function checks its arguments
  * and throws a TypeError / Error rather than touching memory it should not.
  */
 export interface NativeTokenizerAddon {
@@ -90,6 +97,41 @@ export interface NativeTokenizerAddon {
   tokCounterRelease(handle: number): void;
   /** Pretoken ends of one piece without special tokens: [count written, invalid UTF-8 subparts]. */
   tokScan(bytes: Uint8Array, ends: Uint32Array): [number, number];
+  /** Builds an empty pretoken tally (BPE training's sum of per-unit counts); returns its handle. */
+  tokTallyCreate(): number;
+  /**
+   * Adds pretokens (concatenated `bytes`, positive `lens`, whole `counts` in
+   * [0, 2^53]) into the tally; returns its unique pretokens so far. Bad input
+   * throws a TypeError and leaves the tally unchanged.
+   */
+  tokTallyAdd(handle: number, bytes: Uint8Array, lens: I32, counts: Float64Array): number;
+  /** Unique pretokens in the tally. */
+  tokTallySize(handle: number): number;
+  /** The summed pretokens in order of first occurrence; empties the tally (it stays usable). */
+  tokTallyTake(handle: number): NativeTallyResult;
+  tokTallyRelease(handle: number): void;
+}
+
+/**
+ * The reader formats' functions (native/src/formats/, used by
+ * src/stages/formats/jsonl.ts). They check their arguments and throw a
+ * TypeError rather than touching memory they should not.
+ */
+export interface NativeFormatsAddon {
+  /**
+   * Extracts the `field` string of each line of JSON Lines in src[from, to)
+   * (whole lines: each ends at an LF, the last at `to`) into `out` from
+   * `outFrom`, each document's UTF-8 bytes followed by `sep`, exactly as
+   * Buffer.from(JSON.parse(line)[field]) would. Returns 1 at the first
+   * line it leaves to the caller (anything but a strict JSON object whose
+   * field is a string, and blank lines other than spaces, tabs and CRs), 2
+   * at the first whose document does not fit in `out`, else 0 (all done).
+   * `result` (5 elements) gets [where it stopped: that line's start, or to;
+   * that line's end (its LF, or to); where the written documents end in out;
+   * lines handled, blank ones included; documents written]. `out` must not
+   * share memory with the other arrays.
+   */
+  jsonlExtract(src: Uint8Array, from: number, to: number, field: Uint8Array, sep: Uint8Array, out: Uint8Array, outFrom: number, result: Float64Array): number;
 }
 
 /**
@@ -97,7 +139,7 @@ export interface NativeTokenizerAddon {
  * preallocated output arrays it is given and checks that every array is
  * large enough for the sizes passed (it throws a TypeError otherwise).
  */
-export interface NativeAddon extends NativeTokenizerAddon {
+export interface NativeAddon extends NativeTokenizerAddon, NativeFormatsAddon {
   info(): NativeInfo;
   setThreads(n: number): number;
   /** The kernel variants this CPU runs, baseline first. */
@@ -106,6 +148,14 @@ export interface NativeAddon extends NativeTokenizerAddon {
   setIsa(isa: NativeIsa): NativeIsa;
   /** glibc: keep freed memory mapped for reuse (fixed 32 MiB mmap threshold, no trimming); false elsewhere. */
   keepFreedMemory(): boolean;
+  /**
+   * Maps file `path` read-only (private copy-on-write pages) as ArrayBuffers
+   * of at most `segmentBytes` each (a multiple of the page size); throws an
+   * Error naming the file when it cannot be opened or mapped.
+   */
+  mapFile(path: string, segmentBytes: number): ArrayBuffer[];
+  /** Detaches buffers from `mapFile` (views on them become empty); their pages are unmapped when collected. */
+  unmapFile(buffers: ArrayBuffer[]): void;
   /** c[i] = op(a at aoff[i]) · op(b at boff[i]); (m×k)·(k×n) per batch entry. */
   matmul(a: F32, b: F32, c: F32, batch: number, aoff: Float64Array, boff: Float64Array, m: number, n: number, k: number, transposeA: boolean, transposeB: boolean): void;
   binary(op: number, a: F32, b: F32, out: F32, shape: number[], aStrides: number[], bStrides: number[]): void;
