@@ -6,15 +6,20 @@
  *   npx tsx bench/read-formats.ts [--input FILE] [--reps N] [--tmp DIR]
  *
  * The input (default: the shared corpus books.txt, 50 MB, read only) is
- * copied as text, .gz (gzip -6), .zst (zstd -3), .jsonl.zst (one record per
- * `<|endoftext|>`-separated document) and .parquet (hyparquet-writer,
- * SNAPPY and GZIP pages, 10 documents per row group) into a temporary
- * directory (removed at the end). Each format is read whole with 4 MB chunks
- * (chunks are counted, not touched) and each CLI decompresses into `wc -c`,
- * interleaved, `--reps` times (default 3); the best wall time is reported,
- * with the CPU time of that run (the machine is shared: MB per CPU-second is
- * the steadier figure). Prints one JSON line per format and per CLI, then
- * one with the CPU model; progress goes to stderr.
+ * copied as text, .gz (gzip -6), .zst (zstd -3), .jsonl and .jsonl.zst (one
+ * record per `<|endoftext|>`-separated document) and .parquet
+ * (hyparquet-writer, SNAPPY and GZIP pages, 10 documents per row group) into
+ * a temporary directory (removed at the end). Each format is read whole with
+ * 4 MB chunks (chunks are counted, not touched) and each CLI decompresses
+ * into `wc -c`, interleaved, `--reps` times (default 3); the best wall time
+ * is reported, with the CPU time of that run (the machine is shared: MB per
+ * CPU-second is the steadier figure). The JSON Lines formats are read twice,
+ * with the native extraction core (where the addon is built) and with the
+ * TypeScript path alone (reader option `engine: 'ts'`); their rows say which
+ * `engine` ran. The `jsonl-memory` rows time the JSON Lines reader alone
+ * (`jsonlDocuments` over the .jsonl's bytes in memory, 256 kB pieces, no
+ * file, decoder or chunking). Prints one JSON line per format and per CLI,
+ * then one with the CPU model; progress goes to stderr.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -24,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { readInputs, resolveInputs } from '../src/stages/read-inputs.ts';
+import { jsonlDocuments } from '../src/stages/formats/jsonl.ts';
 import { sharedPath } from '../src/util/shared-data.ts';
 
 const SEP = '<|endoftext|>';
@@ -40,13 +46,13 @@ try {
   log(`input ${input}: ${text.length} bytes, ${docs.length} documents; making the copies in ${dir}`);
   const files: Record<string, string> = {
     text: join(dir, 'corpus.txt'), gz: join(dir, 'corpus.txt.gz'), zst: join(dir, 'corpus.txt.zst'),
-    'jsonl.zst': join(dir, 'corpus.jsonl.zst'), 'parquet-snappy': join(dir, 'snappy.parquet'), 'parquet-gzip': join(dir, 'gzip.parquet'),
+    jsonl: join(dir, 'corpus.jsonl'), 'jsonl.zst': join(dir, 'corpus.jsonl.zst'), 'parquet-snappy': join(dir, 'snappy.parquet'), 'parquet-gzip': join(dir, 'gzip.parquet'),
   };
   writeFileSync(files.text, text);
   execFileSync('gzip', ['-k', '-6', files.text]);
   execFileSync('zstd', ['-q', '-3', files.text, '-o', files.zst]);
-  writeFileSync(join(dir, 'corpus.jsonl'), docs.map((d, i) => JSON.stringify({ id: i, text: d })).join('\n') + '\n');
-  execFileSync('zstd', ['-q', '-3', '--rm', join(dir, 'corpus.jsonl'), '-o', files['jsonl.zst']]);
+  writeFileSync(files.jsonl, docs.map((d, i) => JSON.stringify({ id: i, text: d })).join('\n') + '\n');
+  execFileSync('zstd', ['-q', '-3', files.jsonl, '-o', files['jsonl.zst']]);
   for (const codec of ['SNAPPY', 'GZIP'] as const) {
     const buf = parquetWriteBuffer({
       columnData: [{ name: 'id', data: docs.map((_, i) => i), type: 'INT32' }, { name: 'text', data: docs, type: 'STRING' }],
@@ -62,16 +68,38 @@ try {
   const best = new Map<string, Best>();
   const keep = (key: string, r: Best): void => { const b = best.get(key); if (!b || r.s < b.s) best.set(key, r); };
   const clis = [['zstd -dc', files.zst], ['zstd -dc', files['jsonl.zst']], ['gzip -dc', files.gz]] as const;
+  // JSON Lines rows run with each engine: `auto` (native where it loads) and `ts`.
+  const engines = (format: string): readonly ('auto' | 'ts' | null)[] => (format.startsWith('jsonl') ? ['auto', 'ts'] : [null]);
+  const rowKey = (format: string, engine: 'auto' | 'ts' | null): string => (engine === null ? format : `${format} ${engine}`);
+  const jsonlBytes = readFileSync(files.jsonl);
+  const timed = async (key: string, body: (count: (k: string, n: number) => void) => Promise<number>): Promise<void> => {
+    const counts: Record<string, number> = {};
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const bytes = await body((k, n) => { counts[k] = (counts[k] ?? 0) + n; });
+    const s = (performance.now() - t0) / 1000;
+    const cu = process.cpuUsage(c0);
+    keep(key, { s, cpu: (cu.user + cu.system) / 1e6, bytes, counts });
+  };
   for (let rep = 0; rep < reps; rep++) {
     for (const [format, file] of Object.entries(files)) {
-      const counts: Record<string, number> = {};
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      let bytes = 0;
-      for await (const c of readInputs(await resolveInputs([file]), 4 << 20, { separator: SEP, count: (k, n) => { counts[k] = (counts[k] ?? 0) + n; } })) bytes += c.data.length;
-      const s = (performance.now() - t0) / 1000;
-      const cu = process.cpuUsage(c0);
-      keep(format, { s, cpu: (cu.user + cu.system) / 1e6, bytes, counts });
+      for (const engine of engines(format)) {
+        await timed(rowKey(format, engine), async (count) => {
+          let bytes = 0;
+          for await (const c of readInputs(await resolveInputs([file]), 4 << 20, { separator: SEP, count, ...(engine === 'ts' ? { engine } : {}) })) bytes += c.data.length;
+          return bytes;
+        });
+      }
+    }
+    for (const engine of engines('jsonl-memory')) {
+      await timed(rowKey('jsonl-memory', engine), async (count) => {
+        async function* pieces(): AsyncGenerator<Uint8Array> { for (let at = 0; at < jsonlBytes.length; at += 256 << 10) yield jsonlBytes.subarray(at, at + (256 << 10)); }
+        let bytes = 0;
+        for await (const p of jsonlDocuments(pieces(), files.jsonl, { textField: 'text', separator: Buffer.from(SEP), skipBadRecords: false, count, ...(engine === 'ts' ? { engine } : {}) })) {
+          for (const q of (p instanceof Uint8Array ? [p] : p)) bytes += q.length;
+        }
+        return bytes;
+      });
     }
     for (const [tool, file] of clis) {
       const t0 = performance.now();
@@ -85,13 +113,17 @@ try {
     }
     log(`rep ${rep + 1}/${reps} done`);
   }
-  for (const [format, file] of Object.entries(files)) {
-    const b = best.get(format)!;
-    console.log(JSON.stringify({
-      format, file_bytes: statSync(file).size, decoded_bytes: b.bytes, read_bytes: b.counts.compressed_bytes ?? statSync(file).size,
-      seconds: +b.s.toFixed(3), cpu_seconds: +b.cpu.toFixed(3),
-      decoded_mb_per_s: +(b.bytes / 1e6 / b.s).toFixed(1), decoded_mb_per_cpu_s: +(b.bytes / 1e6 / b.cpu).toFixed(1), reps,
-    }));
+  for (const [format, file] of [...Object.entries(files), ['jsonl-memory', files.jsonl]]) {
+    for (const engine of engines(format)) {
+      const b = best.get(rowKey(format, engine))!;
+      // The engine that ran: native when the native core read documents (the addon loaded), else ts.
+      const ran = engine === null ? {} : { engine: (b.counts.jsonl_native_documents ?? 0) > 0 ? 'native' : 'ts' };
+      console.log(JSON.stringify({
+        format, ...ran, file_bytes: statSync(file).size, decoded_bytes: b.bytes, read_bytes: b.counts.compressed_bytes ?? statSync(file).size,
+        seconds: +b.s.toFixed(3), cpu_seconds: +b.cpu.toFixed(3),
+        decoded_mb_per_s: +(b.bytes / 1e6 / b.s).toFixed(1), decoded_mb_per_cpu_s: +(b.bytes / 1e6 / b.cpu).toFixed(1), reps,
+      }));
+    }
   }
   for (const [tool, file] of clis) {
     const b = best.get(`${tool} ${file}`)!;

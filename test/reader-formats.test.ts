@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { readInputs, resolveInputs, byteRange, CHUNK_HEADROOM, type ReaderOptions } from '../src/stages/read-inputs.ts';
+import { readInputs, resolveInputs, byteRange, CHUNK_HEADROOM, type InputFile, type ReaderOptions } from '../src/stages/read-inputs.ts';
 import { formatOf, readerOptions } from '../src/stages/formats/index.ts';
 import { readFiles } from '../src/stages/read.ts';
 import { readDocuments } from '../src/stages/read-documents.ts';
@@ -257,8 +257,30 @@ test('Parquet: a missing column lists the columns; nulls, truncation and a byte 
   assert.ok(wide.equals(TEXT));
   const size = statSync(path('wide.parquet')).size;
   assert.ok(size > 3e6 && read.compressed_bytes < size / 3, `read ${read.compressed_bytes} of ${size} bytes`);
-  const [file] = await resolveInputs([path('c.parquet')]);
-  await assert.rejects(async () => { for await (const _ of readInputs([byteRange(file, 0, 10)], 4096, { separator: SEP })) { /* nothing */ } }, oneLine(/a byte range of it cannot be read/));
+});
+
+test('byte ranges of record files (shards): Parquet reads the row groups that start in the range, JSON Lines the lines; compressed files are refused', async () => {
+  const whole = async (files: InputFile[]): Promise<Buffer> => {
+    const chunks: Buffer[] = [];
+    for await (const c of readInputs(files, 4096, { separator: SEP })) chunks.push(Buffer.from(c.data));
+    return Buffer.concat(chunks);
+  };
+  const [pq] = await resolveInputs([path('c.parquet')]);
+  const [jl] = await resolveInputs([path('c.jsonl')]);
+  const expected = await whole([pq]);
+  const expectedJl = await whole([jl]);
+  for (const cut of [1, 4, 1000, pq.size >> 1, pq.size - 8]) {
+    assert.ok(Buffer.concat([await whole([byteRange(pq, 0, cut)]), await whole([byteRange(pq, cut, pq.size)])]).equals(expected), `Parquet split at byte ${cut}`);
+  }
+  const text = readFileSync(path('c.jsonl'));
+  const lineStart = text.indexOf(0x0a, text.length >> 1) + 1;
+  assert.ok(Buffer.concat([await whole([byteRange(jl, 0, lineStart)]), await whole([byteRange(jl, lineStart, jl.size)])]).equals(expectedJl), 'JSON Lines split at a line start');
+  // A bad line inside a range names the range's first byte and the line counted from it.
+  writeFileSync(path('range-bad.jsonl'), '{"text":"a"}\n{"text":"b"}\n{"text":"c"}\nnot json\n');
+  const [bad] = await resolveInputs([path('range-bad.jsonl')]);
+  await assert.rejects(whole([byteRange(bad, 13, bad.size)]), oneLine(/range-bad\.jsonl \(line 3 counted from byte 13\): not JSON/));
+  const [gz] = await resolveInputs([path('c.jsonl.gz')]);
+  await assert.rejects(whole([byteRange(gz, 0, 10)]), oneLine(/c\.jsonl\.gz is jsonl\.gz: a byte range of it cannot be read/));
 });
 
 test('magic numbers: a .gz named .txt is refused (or read raw with forceText); a name that lies is refused', async () => {

@@ -6,6 +6,8 @@
  * training on the text (the CS336 reference merges included); a killed
  * shard is redone alone and leaves nothing under a final name; every
  * engine's variables resolve; bad parts are refused naming the file.
+ * Record files are cut between records (JSON Lines at line starts, Parquet
+ * at row group starts), compressed ones go whole to one shard.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +15,8 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { countPretokensPipeline } from '../pipelines/count-pretokens.ts';
 import { encode } from '../pipelines/encode.ts';
 import { mergeCounts } from '../pipelines/merge-counts.ts';
@@ -67,6 +71,33 @@ describe('encode --shard', () => {
       await ok(mergeTokens, [dir, '-o', join(tmp, `merged${n}.bin`)]);
       assert.ok(bytesOf(join(tmp, `merged${n}.bin`)).equals(whole));
       assert.deepEqual(JSON.parse(readFileSync(join(tmp, `merged${n}.bin.json`), 'utf8')), JSON.parse(readFileSync(join(tmp, 'whole.bin.json'), 'utf8')));
+    }
+  });
+
+  it('record files are cut between records: JSON Lines at a line start, Parquet at a row group start; a .jsonl.gz goes whole to one shard', async () => {
+    const docs = readFileSync(a, 'utf8').split(EOT).filter((d) => d.length > 0);
+    const jl = join(tmp, 'r.jsonl');
+    writeFileSync(jl, docs.map((d, i) => JSON.stringify({ id: i, text: d })).join('\n') + '\n');
+    const gz = join(tmp, 'r.jsonl.gz');
+    writeFileSync(gz, gzipSync(readFileSync(jl)));
+    const pq = join(tmp, 'r.parquet');
+    writeFileSync(pq, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'text', data: docs, type: 'STRING' }], codec: 'SNAPPY', rowGroupSize: 7 })));
+    const inputs = ['-i', jl, '-i', pq, '-i', gz];
+    await ok(encode, ['-t', tok, ...inputs, '-o', join(tmp, 'records.bin'), '--workers', '0']);
+    const whole = bytesOf(join(tmp, 'records.bin'));
+    for (const n of [2, 3, 7]) {
+      const dir = join(tmp, `records${n}`);
+      const cutInside = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const s = await ok(encode, ['-t', tok, ...inputs, '-o', dir, '--shard', `${i}/${n}`, '--workers', String(i % 2)]);
+        for (const r of (s.shard as { inputs: { file: string; start: number; end: number }[] }).inputs) {
+          if (r.start > 0) cutInside.add(r.file);
+          if (r.file === gz) assert.equal(r.start, 0, 'a compressed file is never cut');
+        }
+      }
+      if (n === 7) assert.deepEqual([...cutInside].sort(), [jl, pq].sort(), 'shard boundaries fell inside the .jsonl and the .parquet');
+      const parts = readdirSync(dir).filter((f) => f.endsWith('.bin')).sort();
+      assert.ok(Buffer.concat(parts.map((f) => bytesOf(join(dir, f)))).equals(whole), `${n} shards of record files`);
     }
   });
 

@@ -129,7 +129,8 @@ export async function* readInputs(files: readonly InputFile[], chunkBytes = 4 <<
       } else {
         // The size now, not at resolve time (a file may have grown since).
         const { size } = await handle.stat();
-        yield* readFormatted(handle, f.path, size, chunkBytes, options);
+        const ranged = f.start !== undefined || f.end !== undefined;
+        yield* readFormatted(handle, f.path, size, chunkBytes, options, ranged ? { start: f.start ?? 0, end: f.end ?? size } : undefined);
       }
     } finally {
       await handle.close();

@@ -4,16 +4,20 @@
  * moved forward to the next place where the text can be cut (`firstTextCut`:
  * the rule encode and counting already cut by), or to the file's end. So the
  * N shards' outputs, concatenated in order, are byte-identical to a
- * one-process run. Compressed and record files (`.gz`, `.zst`, JSON Lines,
- * Parquet) are never cut: each goes whole to one shard. Finding a boundary reads a few kilobytes around it, never
- * a whole file.
+ * one-process run. Record files are cut between records: uncompressed
+ * JSON Lines at the start of a line, Parquet at the start of a row group
+ * (a range of a Parquet file reads the row groups that start in it).
+ * Compressed files (`.gz`, `.zst`, `.jsonl.gz`, ...) are never cut: each goes
+ * whole to one shard, since it can only be decoded from its start. Finding
+ * a boundary reads a few kilobytes around it (for Parquet, the footer),
+ * never a whole file.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { UserError } from '../pipeline/errors.ts';
 import type { Shard } from '../pipeline/shard.ts';
 import { firstTextCut } from '../tokenizer/chunking.ts';
 import type { SpecialMatcher } from '../tokenizer/special-matcher.ts';
-import { isPlainText } from './formats/index.ts';
+import { formatOf, isPlainText, isSplittable } from './formats/index.ts';
 import { byteRange, type InputFile } from './read-inputs.ts';
 
 /** A position in the input list: file index and byte offset (offset 0 of file i+1 = the end of file i). */
@@ -25,13 +29,21 @@ export interface StreamPosition {
 /** Bytes read around a boundary at a time. */
 const WINDOW = 64 << 10;
 
-/** The first safe boundary at or after `offset` in `file`: a text cut, or the file's end. */
+const NEWLINE = 0x0a;
+
+/** The first safe boundary at or after `offset` in `file`: a text cut, a line start (JSON Lines), a row group start (Parquet), or the file's end. */
 async function safeBoundary(file: InputFile, offset: number, specials: SpecialMatcher): Promise<number> {
   if (offset <= 0 || offset >= file.size) return Math.max(0, Math.min(offset, file.size));
-  // A compressed or record file (JSON Lines, Parquet) is not cut: it goes whole to the shard its start falls in.
-  if (!isPlainText(file.path)) return file.size;
+  // A compressed file is not cut: it goes whole to the shard its start falls in.
+  if (!isSplittable(file.path)) return file.size;
   const handle = await open(file.path, 'r');
   try {
+    if (formatOf(file.path).records === 'parquet') {
+      const { parquetRowGroupStarts } = await import('./formats/parquet.ts');
+      const starts = (await parquetRowGroupStarts(handle, file.path, file.size)).filter((s) => s >= offset);
+      return starts.length > 0 ? Math.min(...starts) : file.size;
+    }
+    if (!isPlainText(file.path)) return await nextLineStart(handle, file, offset);
     const back = Math.min(offset, Math.max(64, specials.maxBytes));
     let want = WINDOW;
     for (;;) {
@@ -49,6 +61,18 @@ async function safeBoundary(file: InputFile, offset: number, specials: SpecialMa
   } finally {
     await handle.close();
   }
+}
+
+/** The first line start at or after `offset` (just after a newline), or the file's end. */
+async function nextLineStart(handle: FileHandle, file: InputFile, offset: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(WINDOW);
+  for (let at = offset - 1; at < file.size; at += WINDOW) {
+    const { bytesRead } = await handle.read(buf, 0, Math.min(WINDOW, file.size - at), at);
+    if (bytesRead === 0) break;
+    const nl = buf.subarray(0, bytesRead).indexOf(NEWLINE);
+    if (nl >= 0) return at + nl + 1;
+  }
+  return file.size;
 }
 
 /**
@@ -86,7 +110,8 @@ export function rangesBetween(files: readonly InputFile[], from: StreamPosition,
   for (let i = from.file; i <= Math.min(to.file, files.length - 1); i++) {
     const start = i === from.file ? from.offset : 0;
     const end = i === to.file ? to.offset : files[i].size;
-    if (end > start) out.push(byteRange(files[i], start, end));
+    // A whole file stays a file (a compressed one cannot be read as a range, even a whole one).
+    if (end > start) out.push(start === 0 && end === files[i].size ? files[i] : byteRange(files[i], start, end));
   }
   return out;
 }

@@ -42,6 +42,8 @@ export interface ReaderOptions {
   count?: (key: string, n: number) => void;
   /** Told one line on the first skipped record of each input (the read stage passes its `ctx.warn`). */
   warn?: (message: string) => void;
+  /** `ts`: the TypeScript paths only (no native JSON Lines extraction); `--engine ts` sets it. Default `auto`. */
+  engine?: 'auto' | 'ts';
 }
 
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -85,9 +87,20 @@ export function isPlainText(path: string): boolean {
 }
 
 /**
+ * True when a byte range of the input can be read on its own: plain text
+ * (cut at a text cut), JSON Lines that is not compressed (cut at a line
+ * start) and Parquet (the row groups that start in the range). A compressed
+ * file can only be read from its start.
+ */
+export function isSplittable(path: string): boolean {
+  const fmt = formatOf(path);
+  return fmt.compression === 'none';
+}
+
+/**
  * Checks what can be checked of the inputs before reading any: each
  * record format has a separator to join its documents with, and no
- * byte range of a decoded format is asked for. Throws a UserError.
+ * byte range of a compressed input is asked for. Throws a UserError.
  */
 export function checkFormats(files: readonly { path: string; start?: number; end?: number }[], o: ReaderOptions): void {
   for (const f of files) {
@@ -95,8 +108,8 @@ export function checkFormats(files: readonly { path: string; start?: number; end
     if (fmt.records !== 'text' && !o.separator) {
       throw new UserError(`${f.path} is ${fmt.records === 'parquet' ? 'Parquet' : 'JSON Lines'}: its records are documents, and reading them needs the document separator that goes between them (the end-of-text special token, e.g. '<|endoftext|>'): pass --separator TOKEN`);
     }
-    if (fmt !== TEXT && (f.start !== undefined || f.end !== undefined)) {
-      throw new UserError(`${f.path} is ${fmt.name}: a byte range of it cannot be read; pass the whole file`);
+    if (!isSplittable(f.path) && (f.start !== undefined || f.end !== undefined)) {
+      throw new UserError(`${f.path} is ${fmt.name}: a byte range of it cannot be read (compressed data is read from its start); pass the whole file`);
     }
   }
 }
@@ -201,9 +214,11 @@ const DECODED_SNIFF = 64 << 10;
 /**
  * The chunks of a non-plain-text input (compressed, JSON Lines, Parquet):
  * checks its magic numbers, decodes it and packs the decoded bytes into
- * chunks of `chunkBytes` (offsets in the decoded stream).
+ * chunks of `chunkBytes` (offsets in the decoded stream). `range` reads a
+ * byte range of an uncompressed record file (isSplittable): the lines, or
+ * the row groups, that start in it.
  */
-export async function* readFormatted(handle: FileHandle, path: string, size: number, chunkBytes: number, o: ReaderOptions): AsyncGenerator<ByteChunk> {
+export async function* readFormatted(handle: FileHandle, path: string, size: number, chunkBytes: number, o: ReaderOptions, range?: { start: number; end: number }): AsyncGenerator<ByteChunk> {
   const fmt = formatOf(path);
   await checkMagic(handle, path, size, fmt);
   const counted = o.count ? (n: number) => o.count!('compressed_bytes', n) : undefined;
@@ -212,15 +227,15 @@ export async function* readFormatted(handle: FileHandle, path: string, size: num
   // The decoders (and their libraries) load on first use: plain-text runs never pay for them.
   if (fmt.records === 'parquet') {
     const { parquetDocuments } = await import('./parquet.ts');
-    pieces = parquetDocuments(handle, path, size, recordOptions(o), counted);
+    pieces = parquetDocuments(handle, path, size, recordOptions(o), counted, range);
   } else {
     const raw: AsyncIterable<Uint8Array> = fmt.compression === 'gzip' ? (await import('./gzip.ts')).gunzipPieces(handle, path, size, counted)
       : fmt.compression === 'zstd' ? (await import('./zstd.ts')).unzstdPieces(handle, path, size, counted)
-      : rawPieces(handle, path, 1 << 20, size);
+      : rawPieces(handle, path, 1 << 20, size, undefined, range?.start, range?.end);
     // Decoded bytes that are not what the name says (a .gz of a .gz, of a tar, of Parquet) are refused like text that looks binary.
     const checked = o.forceText ? raw
-      : sniffed(raw, DECODED_SNIFF, (head) => checkTextStart(head, fmt.compression === 'none' ? what : `${what} (decoded)`, true));
-    pieces = fmt.records === 'jsonl' ? (await import('./jsonl.ts')).jsonlDocuments(checked, path, recordOptions(o)) : checked;
+      : sniffed(raw, DECODED_SNIFF, (head) => checkTextStart(head, fmt.compression === 'none' ? what : `${what} (decoded)`, (range?.start ?? 0) === 0));
+    pieces = fmt.records === 'jsonl' ? (await import('./jsonl.ts')).jsonlDocuments(checked, path, { ...recordOptions(o), startByte: range?.start ?? 0 }) : checked;
   }
   if (fmt.compression !== 'none' || fmt.records !== 'text') pieces = countedPieces(pieces, 'decoded_bytes', fmt.compression === 'none' && fmt.records === 'jsonl' ? undefined : o.count);
   yield* rechunk(pieces, path, chunkBytes);
@@ -231,14 +246,16 @@ function recordOptions(o: ReaderOptions): RecordOptions {
     textField: o.textField ?? 'text',
     separator: Buffer.from(o.separator ?? '', 'utf8'),
     skipBadRecords: o.skipBadRecords === true,
+    ...(o.engine ? { engine: o.engine } : {}),
     ...(o.count ? { count: o.count } : {}),
     ...(o.warn ? { warn: o.warn } : {}),
   };
 }
 
 /** The reader options from the format flags (`formatOptions` of src/pipeline/common-options.ts) and the pipeline's separator. */
-export function readerOptions(flags: { textField?: string; skipBadRecords?: boolean; forceText?: boolean }, separator: string | undefined): ReaderOptions {
+export function readerOptions(flags: { textField?: string; skipBadRecords?: boolean; forceText?: boolean; engine?: string }, separator: string | undefined): ReaderOptions {
   return {
+    ...(flags.engine === 'ts' ? { engine: 'ts' as const } : {}),
     ...(flags.textField !== undefined ? { textField: flags.textField } : {}),
     ...(flags.skipBadRecords ? { skipBadRecords: true } : {}),
     ...(flags.forceText ? { forceText: true } : {}),

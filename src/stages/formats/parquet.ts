@@ -10,9 +10,14 @@
  * Lines. A file without the column is a UserError listing the columns; a
  * null value is a bad record (an error naming the row, or skipped with
  * `skipBadRecords`).
+ *
+ * A byte range of a Parquet file (a shard's, src/stages/shard-inputs.ts)
+ * holds the row groups whose first page starts inside it (the rule Hadoop
+ * and Spark use to split Parquet): the shards' boundaries are moved to row
+ * group starts, so every row group is read by exactly one shard.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData, type RowGroup } from 'hyparquet';
 import { compressors as jsCompressors } from 'hyparquet-compressors';
 import * as zlib from 'node:zlib';
 import { UserError } from '../../pipeline/errors.ts';
@@ -64,17 +69,41 @@ function wrap(e: unknown, what: string): never {
   throw new UserError(`${what}: ${(e as Error).message}; the file may be truncated or corrupt`);
 }
 
-/** Streams the documents of a Parquet file's `textField` column, row group by row group. */
-export async function* parquetDocuments(
-  handle: FileHandle, path: string, size: number, o: RecordOptions, counted?: (n: number) => void,
-): AsyncGenerator<Pieces> {
-  const file = fileBuffer(handle, path, size, counted);
-  let metadata: FileMetaData;
+async function readMetadata(file: AsyncBuffer, path: string): Promise<FileMetaData> {
   try {
-    metadata = await parquetMetadataAsync(file, { initialFetchSize: FOOTER_FETCH });
+    return await parquetMetadataAsync(file, { initialFetchSize: FOOTER_FETCH });
   } catch (e) {
     wrap(e, `${path}: cannot read the Parquet footer`);
   }
+}
+
+/** The file offset of a row group's first page (dictionary or data page, whichever comes first, over all its columns). */
+function rowGroupStart(rg: RowGroup): number {
+  let start = Number.POSITIVE_INFINITY;
+  for (const c of rg.columns) {
+    const m = c.meta_data;
+    if (!m) continue;
+    start = Math.min(start, Number(m.data_page_offset));
+    if (m.dictionary_page_offset !== undefined && m.dictionary_page_offset > 0n) start = Math.min(start, Number(m.dictionary_page_offset));
+  }
+  return Number.isFinite(start) ? start : Number(rg.file_offset ?? 0n);
+}
+
+/** Where each row group of a Parquet file starts (reads the footer only). */
+export async function parquetRowGroupStarts(handle: FileHandle, path: string, size: number): Promise<number[]> {
+  const metadata = await readMetadata(fileBuffer(handle, path, size), path);
+  return metadata.row_groups.map(rowGroupStart);
+}
+
+/**
+ * Streams the documents of a Parquet file's `textField` column, row group
+ * by row group; with `range`, only the row groups that start in it.
+ */
+export async function* parquetDocuments(
+  handle: FileHandle, path: string, size: number, o: RecordOptions, counted?: (n: number) => void, range?: { start: number; end: number },
+): AsyncGenerator<Pieces> {
+  const file = fileBuffer(handle, path, size, counted);
+  const metadata = await readMetadata(file, path);
   const schema = parquetSchema(metadata);
   const column = schema.children.find((c) => c.element.name === o.textField);
   if (column === undefined) {
@@ -90,7 +119,11 @@ export async function* parquetDocuments(
   for (let g = 0; g < metadata.row_groups.length; g++) {
     const rows = Number(metadata.row_groups[g].num_rows);
     const groupEnd = groupStart + rows;
-    if (rows === 0) continue;
+    const at = rowGroupStart(metadata.row_groups[g]);
+    if (rows === 0 || (range && (at < range.start || at >= range.end))) {
+      groupStart = groupEnd;
+      continue;
+    }
     let values: unknown[] = [];
     try {
       await parquetRead({

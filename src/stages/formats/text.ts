@@ -144,12 +144,14 @@ export async function* readStdin(chunkBytes: number, check?: (first: Buffer) => 
 /**
  * Streams a file's raw bytes as pieces of up to `pieceBytes` (each a fresh
  * buffer, no larger than the `size` left, plus one byte to see the end),
- * for the decoders; `counted(n)` is told each read's size.
+ * for the decoders; `counted(n)` is told each read's size. `from`/`to`
+ * read only that byte range (a shard's range of a JSON Lines file).
  */
-export async function* rawPieces(handle: FileHandle, path: string, pieceBytes: number, size: number, counted?: (n: number) => void): AsyncGenerator<Uint8Array> {
-  let offset = 0;
+export async function* rawPieces(handle: FileHandle, path: string, pieceBytes: number, size: number, counted?: (n: number) => void, from = 0, to = Number.POSITIVE_INFINITY): AsyncGenerator<Uint8Array> {
+  let offset = from;
   for (;;) {
-    const want = Math.max(1, Math.min(pieceBytes, size - offset + 1));
+    if (offset >= to) return;
+    const want = Math.max(1, Math.min(pieceBytes, size - offset + 1, to - offset));
     const buf = Buffer.allocUnsafeSlow(want);
     let n: number;
     try {
