@@ -4,20 +4,24 @@
  * thread counts a unit itself whenever no started thread is idle (thread
  * start-up is slow under tsx, and small inputs never wait for it). Each unit
  * becomes a compact table of its unique pretokens; the `tally` sink adds
- * them up. Memory grows with unique pretokens and the threads, never with
- * the corpus.
+ * them up, in the native addon's hash table when the native core counted
+ * (else in the TypeScript `PretokenTable`). Memory grows with unique
+ * pretokens and the threads, never with the corpus.
  */
 import type { Sink, Stage } from '../pipeline/stage.ts';
 import { OrderedPool } from '../pipeline/worker-pool.ts';
-import { PretokenTable, addCountStats, emptyCountStats, type CountStats, type PretokenCounts } from '../tokenizer/pretoken-count.ts';
+import { addCountStats, emptyCountStats, type CountStats, type PretokenCounts } from '../tokenizer/pretoken-count.ts';
 import countTask, { type CountTask, type CountTaskResult } from '../tokenizer/pretoken-count-worker.ts';
 import type { Unit } from './items.ts';
 import { resolveEngine, type TokenizerEngine } from '../tokenizer/tokenizer-engine.ts';
+import { createUnitTally, type UnitTally } from '../tokenizer/native-tokenizer.ts';
 
 /** The pretokens of one unit. */
 export interface UnitCounts extends CountTaskResult {
   /** The unit ends inside a piece of text that the next unit goes on with. */
   continues: boolean;
+  /** The core that counted it; the tally sink adds natively what the native core counted. */
+  engine: 'native' | 'ts';
 }
 
 export interface CountPretokensOptions {
@@ -66,7 +70,7 @@ export function countPretokens(o: CountPretokensOptions): CountStage {
           yield { data: u.data, specialTokens, engine };
         }
       }
-      for await (const r of pool.map(tasks())) yield { ...r, continues: continues.shift() as boolean };
+      for await (const r of pool.map(tasks())) yield { ...r, continues: continues.shift() as boolean, engine };
     },
   };
 }
@@ -82,25 +86,46 @@ export interface StreamCounts {
   documents: number;
 }
 
-/** The tally sink: adds every unit's counts into one table; `onBytes(total)` reports the bytes counted so far. */
-export function tallyCounts(onBytes?: (bytes: number) => void): Sink<UnitCounts, StreamCounts> {
+/** How the tally sink adds up. */
+export interface TallyOptions {
+  /**
+   * The table: 'native' (the addon's, when this build has it; else
+   * TypeScript) or 'ts'. Default: the engine that counted the first unit.
+   */
+  engine?: 'native' | 'ts';
+}
+
+/**
+ * The tally sink: adds every unit's counts into one table; `onBytes(total)`
+ * reports the bytes counted so far. It runs on the main thread, which also
+ * reads and cuts, so natively counted units are added natively (same sums
+ * as the TypeScript table; entry order differs, which nothing downstream
+ * depends on).
+ */
+export function tallyCounts(onBytes?: (bytes: number) => void, o: TallyOptions = {}): Sink<UnitCounts, StreamCounts> {
   return {
     name: 'tally',
     description: 'add up the units\' pretoken counts',
     async consume(source) {
-      const table = new PretokenTable(1 << 16);
+      let table: UnitTally | null = null;
       const stats = emptyCountStats();
       let units = 0;
       let splitPieces = 0;
-      for await (const r of source) {
-        table.addAll(r.counts);
-        addCountStats(stats, r.stats);
-        units++;
-        if (r.continues) splitPieces++;
-        onBytes?.(stats.bytes);
+      try {
+        for await (const r of source) {
+          table ??= createUnitTally(o.engine ?? r.engine);
+          table.add(r.counts);
+          addCountStats(stats, r.stats);
+          units++;
+          if (r.continues) splitPieces++;
+          onBytes?.(stats.bytes);
+        }
+        table ??= createUnitTally('ts');
+        // The compact copy replaces the hash table, whose memory is given up here.
+        return { counts: table.take(), stats, units, documents: stats.pieces - splitPieces };
+      } finally {
+        table?.release();
       }
-      // The compact copy replaces the hash table, which becomes garbage here.
-      return { counts: table.toCounts(), stats, units, documents: stats.pieces - splitPieces };
     },
   };
 }

@@ -1,9 +1,10 @@
 // Node-API surface of the tokenizer core (registered by addon.cc through
 // `register_tokenizer`). Bytes come in as Uint8Arrays, results go out as
-// typed arrays; encoders and counters are numbered handles owned by the
-// calling thread (each worker thread has its own), released explicitly. Every
-// argument is checked: a wrong type, a released or unknown handle, or a
-// call before the class table is set throws a JS error instead of crashing.
+// typed arrays; encoders and counters (and the tallies of tok_tally.cc) are
+// numbered handles owned by the calling thread (each worker thread has its
+// own), released explicitly. Every argument is checked: a wrong type, a
+// released or unknown handle, or a call before the class table is set
+// throws a JS error instead of crashing.
 #include <napi.h>
 
 #include <cmath>
@@ -363,6 +364,9 @@ Napi::Value Scan(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// The pretoken tally of BPE training (tok_tally.cc).
+void register_tally(Napi::Env env, Napi::Object exports);
+
 void register_tokenizer(Napi::Env env, Napi::Object exports) {
   exports.Set("tokSetClasses", Napi::Function::New(env, SetClasses));
   exports.Set("tokHasClasses", Napi::Function::New(env, HasClasses));
@@ -379,6 +383,7 @@ void register_tokenizer(Napi::Env env, Napi::Object exports) {
   exports.Set("tokCount", Napi::Function::New(env, Count));
   exports.Set("tokCounterRelease", Napi::Function::New(env, CounterRelease));
   exports.Set("tokScan", Napi::Function::New(env, Scan));
+  register_tally(env, exports);
 }
 
 }  // namespace tok
