@@ -87,6 +87,31 @@ function cap(buf: Buffer, maxBytes: number): Buffer {
   return buf.subarray(0, nl > 0 ? nl + 1 : maxBytes);
 }
 
+/**
+ * A mail message's prose: the body after the header block, without MIME
+ * part headers (the header lines after a `--boundary` line) and without
+ * base64 lines (long runs of the base64 alphabet only). Works on bytes
+ * (latin1 round trip), so odd encodings pass through unchanged.
+ */
+function mailBody(raw: Buffer): Buffer {
+  const text = raw.toString('latin1');
+  const start = text.search(/\r?\n\r?\n/);
+  const lines = (start < 0 ? '' : text.slice(start).replace(/^\r?\n\r?\n/, '')).split('\n');
+  const kept: string[] = [];
+  let inPartHeader = false;
+  for (const line of lines) {
+    const l = line.replace(/\r$/, '');
+    if (/^--\S+$/.test(l)) { inPartHeader = true; continue; }
+    if (inPartHeader) {
+      if (l === '') inPartHeader = false;
+      continue;
+    }
+    if (/^[A-Za-z0-9+/=]{40,}$/.test(l)) continue;
+    kept.push(line);
+  }
+  return Buffer.from(kept.join('\n'), 'latin1');
+}
+
 function corpora(maxBytes: number): { name: string; bytes: Buffer }[] {
   const out: { name: string; bytes: Buffer }[] = [];
   for (const f of flags('--corpus')) out.push({ name: basename(f), bytes: cap(readFileSync(f), maxBytes) });
@@ -102,6 +127,10 @@ function corpora(maxBytes: number): { name: string; bytes: Buffer }[] {
     const parts: Buffer[] = [];
     docs.forEach((f, i) => { if (i > 0) parts.push(Buffer.from(SEP)); parts.push(readFileSync(f)); });
     out.push({ name: `spam-assassin (${docs.length} messages)`, bytes: cap(Buffer.concat(parts), maxBytes) });
+    // The prose of the same mail: bodies without headers, MIME part headers or base64 attachments.
+    const bodies: Buffer[] = [];
+    docs.forEach((f, i) => { if (i > 0) bodies.push(Buffer.from(SEP)); bodies.push(mailBody(readFileSync(f))); });
+    out.push({ name: `spam-assassin bodies (${docs.length} messages)`, bytes: cap(Buffer.concat(bodies), maxBytes) });
   }
   const defaults = out.length === 0;
   if (defaults || process.argv.includes('--shared')) {

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,5 +139,24 @@ test('OrderedPool with mainThreadHelps runs items on the calling thread until a 
   const out = await collect(pool.map(input));
   assert.deepEqual(out, input.map((x) => Buffer.byteLength(x.text)));
   assert.ok(pool.itemsOnMainThread > 0, 'the calling thread helped while the thread started');
+  await pool.close();
+});
+
+test('OrderedPool with mainThreadHelps: once every thread has started, the calling thread stops helping when the threads take every core', async () => {
+  const workers = availableParallelism();
+  const pool = new OrderedPool<{ text: string }, number>({
+    filename: new URL('./fixtures/length-worker.ts', import.meta.url),
+    workers,
+    inline: (x) => Buffer.byteLength(x.text),
+    mainThreadHelps: true,
+    probe: () => ({ text: '' }),
+  });
+  // Let every thread start (its probe returns), then keep them all busy.
+  await pool.warmUp(() => ({ text: '' }));
+  const before = pool.itemsOnMainThread;
+  const input = Array.from({ length: 300 }, (_, i) => ({ text: 'x'.repeat(i % 50) }));
+  const out = await collect(pool.map(input));
+  assert.deepEqual(out, input.map((x) => Buffer.byteLength(x.text)));
+  assert.equal(pool.itemsOnMainThread, before, 'no item ran on the calling thread after start-up');
   await pool.close();
 });

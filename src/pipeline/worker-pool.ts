@@ -7,12 +7,16 @@
  * Start-up: a thread loads its module and data (the tokenizer's tables)
  * before its first task, which takes a moment (much longer under tsx's
  * loader, see `workerExecArgv`). With `mainThreadHelps` the calling thread
- * runs an item itself whenever no started thread is idle, so a slow start
- * never stalls the run and small inputs never wait for threads at all;
+ * runs an item itself whenever no started thread is idle, while threads are
+ * still starting (so a slow start never stalls the run and small inputs
+ * never wait for threads at all) and afterwards only if the machine has a
+ * core for it beyond the threads' (else three busy threads on two cores
+ * slow the threads more than the help gains);
  * without it, `warmUp()` starts every thread up front (so timing can leave
  * start-up out) and items wait for a free thread.
  */
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 
@@ -103,6 +107,9 @@ export class OrderedPool<I, O> {
   readonly #window: number;
   readonly #transfer: ((item: I) => ArrayBufferLike[]) | undefined;
   readonly #helps: boolean;
+  readonly #workers: number;
+  /** The calling thread has a core of its own beside the threads (more cores than threads). */
+  readonly #spareCore: boolean;
   #ready = 0;
   #busy = 0;
   #onMain = 0;
@@ -111,6 +118,8 @@ export class OrderedPool<I, O> {
     this.#inline = opts.inline;
     this.#transfer = opts.transfer;
     this.#helps = opts.mainThreadHelps === true && opts.workers > 0;
+    this.#workers = opts.workers;
+    this.#spareCore = opts.workers < availableParallelism();
     if ((opts.workers === 0 || this.#helps) && !opts.inline) throw new Error('OrderedPool: workers = 0 or mainThreadHelps needs an inline task');
     this.#window = opts.window ?? (this.#helps ? 2 * opts.workers + 4 : Math.max(2, 2 * opts.workers));
     if (opts.workers > 0) {
@@ -174,8 +183,9 @@ export class OrderedPool<I, O> {
     try {
       for await (const item of source) {
         let p: Promise<O>;
-        if (this.#helps && this.#busy >= this.#ready) {
-          // No started thread is idle: this thread runs the item now.
+        if (this.#helps && this.#busy >= this.#ready && (this.#ready < this.#workers || this.#spareCore)) {
+          // No started thread is idle: this thread runs the item now — while threads are still starting,
+          // or when it has a core of its own (with every core taken by a thread it would only slow them).
           p = this.#runInline(item);
           this.#onMain++;
         } else {
