@@ -20,6 +20,15 @@
  * (`jsonlDocuments` over the .jsonl's bytes in memory, 256 kB pieces, no
  * file, decoder or chunking). Prints one JSON line per format and per CLI,
  * then one with the CPU model; progress goes to stderr.
+ *
+ * `--encode` adds decompression + encode end to end: the encode pipeline
+ * (`pipelines/encode.ts`, 2 workers, a 10,000-token BPE trained on the input
+ * first, or `--tokenizer DIR`) run on each format's file in a child process,
+ * and as the peer in the same rep, `zstd -dc corpus.txt.zst | encode --input -`.
+ * The token files of text, .gz, .zst and the zstd pipe must be identical,
+ * as must those of the record formats among themselves; `mb_per_s` is the
+ * decoded text bytes per second of the pipeline (its summary's wall time),
+ * `process_s` the child's whole run with start-up.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -33,7 +42,7 @@ import { jsonlDocuments } from '../src/stages/formats/jsonl.ts';
 import { sharedPath } from '../src/util/shared-data.ts';
 
 const SEP = '<|endoftext|>';
-const { values: args } = parseArgs({ options: { input: { type: 'string' }, reps: { type: 'string', default: '3' }, tmp: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { input: { type: 'string' }, reps: { type: 'string', default: '3' }, tmp: { type: 'string' }, encode: { type: 'boolean', default: false }, tokenizer: { type: 'string' } } });
 const input = args.input ?? sharedPath('corpora/books.txt');
 const reps = Math.max(1, Number(args.reps));
 const dir = mkdtempSync(join(args.tmp ?? tmpdir(), 'lmpipe-bench-read-'));
@@ -133,7 +142,52 @@ try {
       note: 'wall time includes starting bash and the CLI; cpu_seconds is the CLI and wc',
     }));
   }
+  if (args.encode) await encodeRows(files);
   console.log(JSON.stringify({ cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, load_avg_1m: +(await import('node:os')).loadavg()[0].toFixed(2) }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Decompression + encode end to end per format, and `zstd -dc | encode --input -` as the peer, interleaved over the reps. */
+async function encodeRows(files: Record<string, string>): Promise<void> {
+  const root = new URL('..', import.meta.url).pathname;
+  const node = [process.execPath, '--import', 'tsx'];
+  let tok = args.tokenizer;
+  if (!tok) {
+    tok = join(dir, 'tok');
+    log('training a 10,000-token tokenizer on the input for the encode rows');
+    execFileSync(node[0], [...node.slice(1), join(root, 'pipelines/train-bpe.ts'), '-i', files.text, '--vocab-size', '10000', '-o', tok, '--quiet'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const encodeCmd = (inputArg: string, out: string): string => [...node, join(root, 'pipelines/encode.ts'), '-t', tok as string, '-i', inputArg, '-o', out, '--workers', '2', '--quiet'].map((a) => `'${a}'`).join(' ');
+  const cases: [string, string][] = [
+    ...['text', 'gz', 'zst', 'jsonl', 'jsonl.zst', 'parquet-snappy'].map((f): [string, string] => [f, encodeCmd(files[f], join(dir, `enc-${f}.bin`))]),
+    ['zstd -dc | encode --input -', `zstd -dc '${files.zst}' | ${encodeCmd('-', join(dir, 'enc-pipe.bin'))}`],
+  ];
+  const best = new Map<string, { s: number; process: number; summary: Record<string, unknown> }>();
+  for (let rep = 0; rep < reps; rep++) {
+    for (const [name, cmd] of cases) {
+      const t0 = performance.now();
+      const r = spawnSync('bash', ['-c', `set -o pipefail; ${cmd}`], { encoding: 'utf8', cwd: root });
+      const processS = (performance.now() - t0) / 1000;
+      if (r.status !== 0) throw new Error(`${name}: encode failed: ${r.stderr.slice(-2000)}`);
+      const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Record<string, unknown>;
+      const s = Number(summary.wall_s);
+      const b = best.get(name);
+      if (!b || s < b.s) best.set(name, { s, process: processS, summary });
+    }
+    log(`encode rep ${rep + 1}/${reps} done`);
+  }
+  const same = (names: string[]): boolean => names.every((n) => readFileSync(join(dir, `enc-${n}.bin`)).equals(readFileSync(join(dir, `enc-${names[0]}.bin`))));
+  if (!same(['text', 'gz', 'zst', 'pipe'])) throw new Error('text, .gz, .zst and the zstd pipe gave different token files');
+  if (!same(['jsonl', 'jsonl.zst', 'parquet-snappy'])) throw new Error('the record formats gave different token files');
+  const peer = best.get('zstd -dc | encode --input -')!;
+  const peerRate = Number(peer.summary.bytes) / 1e6 / peer.s;
+  for (const [name] of cases) {
+    const b = best.get(name)!;
+    const rate = Number(b.summary.bytes) / 1e6 / b.s;
+    console.log(JSON.stringify({
+      encode: name, decoded_bytes: b.summary.bytes, tokens: b.summary.tokens, seconds: +b.s.toFixed(3), process_s: +b.process.toFixed(3),
+      mb_per_s: +rate.toFixed(1), x_zstd_pipe: +(rate / peerRate).toFixed(2), peak_rss_mb: b.summary.peak_rss_mb, workers: 2, engine: b.summary.engine, reps,
+    }));
+  }
 }
