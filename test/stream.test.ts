@@ -153,6 +153,8 @@ test('OrderedPool with mainThreadHelps: once every thread has started, the calli
   });
   // Let every thread start (its probe returns), then keep them all busy.
   await pool.warmUp(() => ({ text: '' }));
+  for (let i = 0; i < 3000 && pool.threadsStarted < workers; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(pool.threadsStarted, workers, 'every thread started');
   const before = pool.itemsOnMainThread;
   const input = Array.from({ length: 300 }, (_, i) => ({ text: 'x'.repeat(i % 50) }));
   const out = await collect(pool.map(input));

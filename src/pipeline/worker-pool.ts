@@ -143,6 +143,11 @@ export class OrderedPool<I, O> {
     }
   }
 
+  /** Threads whose probe has returned (with `mainThreadHelps`). */
+  get threadsStarted(): number {
+    return this.#ready;
+  }
+
   /** Items the calling thread ran itself while helping. */
   get itemsOnMainThread(): number {
     return this.#onMain;
