@@ -11,7 +11,18 @@
  * "lmpipe native" is exactly what `--backend native` trains with: the
  * native kernels, the fused model ops and the one-pass AdamW update.
  *
- *   npx tsx bench/train-step.ts [--steps 3] [--configs S,tinystories[,demo]] [--no-torch] [--no-cpu] [--threads N]
+ * bf16 columns (unless --no-bf16): "lmpipe native bf16" is the same with
+ * the native backend's matmuls in bf16 with fp32 accumulation (oneDNN, see
+ * src/backends/native/precision.ts), trained from the same initial weights
+ * as "lmpipe native" with the two alternating step by step, so both see the
+ * same machine load; "pytorch bf16 autocast" is the PyTorch reference under
+ * torch.autocast('cpu', dtype=torch.bfloat16), alternating likewise with
+ * PyTorch fp32. The oneDNN ISA and implementations each one ran are
+ * reported (ONEDNN_MAX_CPU_ISA=AVX2 emulates a CPU without avx512_bf16:
+ * lmpipe then stays fp32 and says why). MFU stays against the fp32 sgemm
+ * peak.
+ *
+ *   npx tsx bench/train-step.ts [--steps 3] [--configs S,tinystories[,demo]] [--no-torch] [--no-cpu] [--no-bf16] [--threads N]
  *     [--isa baseline|avx2]
  *
  * `--isa` runs the native kernels of that instruction set (default: the
@@ -27,7 +38,9 @@ import type { ModelConfig } from '../src/model/config.ts';
 import { TransformerLM } from '../src/model/model.ts';
 import { selectBackend } from '../src/backends/select.ts';
 import { registerNativeBackend } from '../src/backends/native/register.ts';
-import type { NativeIsa } from '../src/backends/native/addon.ts';
+import { loadNative } from '../src/backends/native/addon.ts';
+import type { NativeIsa, NativePrecisionInfo } from '../src/backends/native/addon.ts';
+import { bf16Stats, precisionInfo, resetBf16Stats, setMatmulPrecision } from '../src/backends/native/precision.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import type { Batch } from '../src/train/batch-sampler.ts';
 import { trainStep } from '../src/train/train-step.ts';
@@ -78,6 +91,10 @@ interface StepRun {
   warmup_s: number | null;
   tokens_per_s: number;
   loss: number;
+  /** lmpipe bf16: per step, the bf16 matmuls' wall seconds and their conversion (thread-seconds / threads). */
+  bf16?: { matmul_s: number; convert_s: number; copy_s: number; converted: number; fallbacks: number; impls: string[] };
+  /** PyTorch bf16 autocast: the oneDNN primitives it ran (kind:implementation). */
+  onednn_impls?: string[];
 }
 
 /** Times `steps` lmpipe training steps (after `warmup` untimed ones) on the active backend. */
@@ -107,6 +124,62 @@ async function lmpipeSteps(system: string, c: ModelConfig, steps: number, warmup
   return { system, step_s: stepS, best_step_s: Math.min(...times), step_times_s: times, warmup_s: warmupS, tokens_per_s: tokens / stepS, loss };
 }
 
+/**
+ * lmpipe native in fp32 and in bf16 matmuls: two models from the same
+ * initial weights, the same batches, their steps alternating (fp32, bf16,
+ * fp32, ...) so that both see the same machine load.
+ */
+async function lmpipePair(c: ModelConfig, steps: number, warmup: number): Promise<StepRun[]> {
+  const runs = (['fp32', 'bf16'] as const).map((precision) => {
+    const rng = new Rng(7);
+    const model = TransformerLM.initialize(c, rng);
+    return { precision, rng, model, optimizer: new AdamW(model.params, { lr: 1e-3, weightDecay: 0.01 }), times: [] as number[], warmup: 0, loss: NaN };
+  });
+  const threads = loadNative().info().threads;
+  const stats = { matmul_s: 0, convert_s: 0, copy_s: 0, converted: 0, fallbacks: 0 };
+  try {
+    for (let i = 0; i < warmup + steps; i++) {
+      for (const r of runs) {
+        const active = setMatmulPrecision(r.precision);
+        if (active.precision !== r.precision) throw new Error(`bf16 unavailable: ${active.reason}`);
+        const batch = randomBatch(r.rng, c);
+        if (r.precision === 'bf16') resetBf16Stats();
+        const t0 = performance.now();
+        r.loss = (await trainStep(r.model, r.optimizer, batch, 1e-3, 1.0, null)).loss;
+        const s = (performance.now() - t0) / 1000;
+        if (i < warmup) r.warmup += s;
+        else r.times.push(s);
+        if (r.precision === 'bf16' && i >= warmup) {
+          const st = bf16Stats();
+          if (st) {
+            stats.matmul_s += st.wallSeconds / steps;
+            stats.convert_s += st.convertSeconds / threads / steps;
+            stats.copy_s += st.copySeconds / threads / steps;
+            stats.converted += st.converted / steps;
+            stats.fallbacks += st.fallbacks;
+          }
+        }
+      }
+    }
+  } finally {
+    setMatmulPrecision('fp32');
+    for (const r of runs) {
+      r.optimizer.dispose();
+      r.model.dispose();
+    }
+  }
+  const tokens = BATCH * c.context_length;
+  return runs.map((r) => {
+    const stepS = median(r.times);
+    const system = r.precision === 'fp32' ? 'lmpipe native' : 'lmpipe native bf16';
+    const extra = r.precision === 'bf16' ? `; bf16 matmuls ${(stats.matmul_s).toFixed(2)} s/step, of which converting ${(1000 * stats.convert_s).toFixed(0)} ms (${(stats.converted / 1e6).toFixed(0)} M values), copying ${(1000 * stats.copy_s).toFixed(0)} ms${stats.fallbacks ? `; ${stats.fallbacks} matmuls ran in fp32 (${String(bf16Stats()?.lastError)})` : ''}` : '';
+    log(`${system}: ${stepS.toFixed(2)} s/step (median of ${r.times.length}, warm-up ${r.warmup.toFixed(2)} s), ${(tokens / stepS).toFixed(0)} tokens/s, loss ${r.loss.toFixed(3)}${extra}`);
+    const run: StepRun = { system, step_s: stepS, best_step_s: Math.min(...r.times), step_times_s: r.times, warmup_s: r.warmup, tokens_per_s: tokens / stepS, loss: r.loss };
+    if (r.precision === 'bf16') run.bf16 = { ...stats, impls: precisionInfo()?.impls ?? [] };
+    return run;
+  });
+}
+
 /** Runs a Python helper; returns its stdout JSON (stderr passes through). */
 function python(script: string, args: string[]): Record<string, unknown> {
   const path = fileURLToPath(new URL(script, import.meta.url));
@@ -124,6 +197,7 @@ async function main(): Promise<void> {
       'no-cpu': { type: 'boolean', default: false },
       threads: { type: 'string' },
       isa: { type: 'string' },
+      'no-bf16': { type: 'boolean', default: false },
     },
   });
   const isaArg = values.isa;
@@ -144,6 +218,10 @@ async function main(): Promise<void> {
 
   const info = registerNativeBackend({ threads, isa });
   log(`native backend: ${info.isa} kernels, ${info.threads} threads, ${info.openblasConfig}`);
+  const withBf16 = !values['no-bf16'];
+  const prec: NativePrecisionInfo | null = withBf16 ? precisionInfo() : null;
+  if (prec?.available) log(`native bf16: oneDNN ${prec.version} (${prec.library}, ${prec.runtime}), ISA ${prec.isa}${prec.hardwareBf16 ? '' : ' (no bf16 instructions: emulated)'}, probe ${prec.probeImpl}, conversion ${prec.convertIsa}`);
+  else if (prec) log(`native bf16 unavailable, lmpipe runs fp32 only: ${prec.reason}`);
 
   const results: Record<string, unknown> = {};
   for (const name of names) {
@@ -152,9 +230,11 @@ async function main(): Promise<void> {
     const fpt = flopsPerToken(c);
     log(`\n== ${name}: vocab ${c.vocab_size}, context ${c.context_length}, d_model ${c.d_model}, layers ${c.num_layers}, heads ${c.num_heads}, d_ff ${c.d_ff}, batch ${BATCH} (${(fpt * tokens / 1e9).toFixed(1)} GFLOP/step)`);
     const runs: StepRun[] = [];
+    const failures: Record<string, string> = {};
 
     await selectBackend('native'); // registered above with `threads` and `isa`; this installs the fused ops and AdamW
-    runs.push(await lmpipeSteps('lmpipe native', c, steps, 1));
+    if (prec?.available) runs.push(...await lmpipePair(c, steps, 1));
+    else runs.push(await lmpipeSteps('lmpipe native', c, steps, 1));
 
     if (name === 'S' && !values['no-cpu']) {
       await selectBackend('cpu'); // the plain ops and AdamW
@@ -165,35 +245,48 @@ async function main(): Promise<void> {
       const t = python('./torch_train_step.py', [
         '--vocab', String(c.vocab_size), '--context', String(c.context_length), '--d-model', String(c.d_model),
         '--layers', String(c.num_layers), '--heads', String(c.num_heads), '--d-ff', String(c.d_ff),
-        '--batch', String(BATCH), '--steps', String(steps), '--threads', String(threads),
+        '--batch', String(BATCH), '--steps', String(steps), '--threads', String(threads), '--precision', withBf16 ? 'both' : 'fp32',
       ]);
-      runs.push({
-        system: `pytorch ${String(t.torch)}`, step_s: Number(t.step_s), best_step_s: Number(t.best_step_s),
-        step_times_s: t.step_times_s as number[], warmup_s: Number(t.warmup_s), tokens_per_s: Number(t.tokens_per_s), loss: Number(t.loss),
-      });
+      for (const f of (t.failed ?? []) as Record<string, unknown>[]) failures[`pytorch ${String(f.precision)}`] = String(f.error);
+      for (const r of t.runs as Record<string, unknown>[]) {
+        const bf16 = r.precision === 'bf16';
+        runs.push({
+          system: `pytorch ${String(r.torch)}${bf16 ? ' bf16 autocast' : ''}`, step_s: Number(r.step_s), best_step_s: Number(r.best_step_s),
+          step_times_s: r.step_times_s as number[], warmup_s: Number(r.warmup_s), tokens_per_s: Number(r.tokens_per_s), loss: Number(r.loss),
+          ...(bf16 ? { onednn_impls: t.onednn_impls as string[] } : {}),
+        });
+      }
     }
 
-    results[name] = { config: c, batch: BATCH, tokens_per_step: tokens, flops_per_token: fpt, runs };
+    results[name] = { config: c, batch: BATCH, tokens_per_step: tokens, flops_per_token: fpt, runs, failures };
   }
   measureSgemm();
   const peak = Math.max(...sgemmRuns.map((r) => Number(r.gflops)));
   log(`\nsgemm peak (best of ${sgemmRuns.length}): ${peak.toFixed(1)} GFLOP/s`);
   for (const name of names) {
-    const entry = results[name] as { flops_per_token: number; runs: StepRun[] } & Record<string, unknown>;
+    const entry = results[name] as { flops_per_token: number; runs: StepRun[]; failures: Record<string, string> } & Record<string, unknown>;
     const fpt = entry.flops_per_token;
     log(`\n== ${name}`);
     const withMfu = entry.runs.map((r) => ({ ...r, model_gflops: (fpt * r.tokens_per_s) / 1e9, mfu: (fpt * r.tokens_per_s) / 1e9 / peak }));
-    for (const r of withMfu) log(`  ${r.system.padEnd(20)} ${r.tokens_per_s.toFixed(0).padStart(7)} tokens/s  ${r.model_gflops.toFixed(1).padStart(6)} GFLOP/s  MFU ${(100 * r.mfu).toFixed(1)}%`);
+    for (const r of withMfu) log(`  ${r.system.padEnd(32)} ${r.tokens_per_s.toFixed(0).padStart(7)} tokens/s  ${r.model_gflops.toFixed(1).padStart(6)} GFLOP/s  MFU ${(100 * r.mfu).toFixed(1)}%`);
     const native = withMfu.find((r) => r.system === 'lmpipe native');
-    const torch = withMfu.find((r) => r.system.startsWith('pytorch'));
+    const nativeBf16 = withMfu.find((r) => r.system === 'lmpipe native bf16');
+    const torch = withMfu.find((r) => r.system.startsWith('pytorch') && !r.system.endsWith('bf16 autocast'));
+    const torchBf16 = withMfu.find((r) => r.system.startsWith('pytorch') && r.system.endsWith('bf16 autocast'));
     const cpu = withMfu.find((r) => r.system === 'lmpipe tfjs-cpu');
     const ratios: Record<string, number> = {};
     if (native && torch) ratios.native_over_torch = native.tokens_per_s / torch.tokens_per_s;
     if (native && cpu) ratios.native_over_cpu = native.tokens_per_s / cpu.tokens_per_s;
+    if (native && nativeBf16) ratios.native_bf16_over_fp32 = nativeBf16.tokens_per_s / native.tokens_per_s;
+    if (torch && torchBf16) ratios.torch_bf16_over_fp32 = torchBf16.tokens_per_s / torch.tokens_per_s;
+    if (nativeBf16 && torchBf16) ratios.native_bf16_over_torch_bf16 = nativeBf16.tokens_per_s / torchBf16.tokens_per_s;
+    for (const [system, error] of Object.entries(entry.failures)) log(`  ${system} failed: ${error}`);
+    if (nativeBf16?.bf16) log(`  lmpipe bf16 oneDNN implementations: ${nativeBf16.bf16.impls.join(', ')}`);
+    if (torchBf16?.onednn_impls) log(`  pytorch bf16 oneDNN implementations: ${torchBf16.onednn_impls.join(', ') || 'none'}`);
     for (const [k, v] of Object.entries(ratios)) log(`  ${k}: ${v.toFixed(2)}x`);
     results[name] = { ...entry, runs: withMfu, ratios };
   }
-  process.stdout.write(`${JSON.stringify({ bench: 'train-step', sgemm: { peak_gflops: peak, runs: sgemmRuns }, native: info, threads, steps, configs: results })}\n`);
+  process.stdout.write(`${JSON.stringify({ bench: 'train-step', sgemm: { peak_gflops: peak, runs: sgemmRuns }, native: info, precision: prec, onednn_max_cpu_isa: process.env.ONEDNN_MAX_CPU_ISA ?? null, threads, steps, configs: results })}\n`);
 }
 
 await main();

@@ -6,6 +6,8 @@
         "src/addon.cc",
         "src/pool.cc",
         "src/gemm.cc",
+        "src/gemm_bf16.cc",
+        "src/bf16_napi.cc",
         "src/layout.cc",
         "src/kernels.cc",
         "src/kernels_base.cc",
@@ -24,7 +26,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wno-unused-function"],
-      "libraries": ["-lopenblas", "-lpthread"]
+      "libraries": ["-lopenblas", "-lpthread", "-ldl"]
     }
   ]
 }

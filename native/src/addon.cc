@@ -28,6 +28,8 @@ void register_tokenizer(Napi::Env env, Napi::Object exports);
 void register_formats(Napi::Env env, Napi::Object exports);
 // Memory-mapped token files (native/src/map_file.cc).
 void register_map_file(Napi::Env env, Napi::Object exports);
+// The matmul precision: fp32 (OpenBLAS) or bf16 (oneDNN) (native/src/bf16_napi.cc).
+void register_precision(Napi::Env env, Napi::Object exports);
 }  // namespace lmp
 
 extern "C" {
@@ -548,6 +550,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lmp::tok::register_tokenizer(env, exports);
   lmp::register_formats(env, exports);
   lmp::register_map_file(env, exports);
+  lmp::register_precision(env, exports);
   return exports;
 }
 

@@ -74,6 +74,7 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, const int64
     std::memset(c, 0, sizeof(float) * static_cast<size_t>(batch * m * n));
     return;
   }
+  if (precision() == Precision::kBf16 && bf16_matmul(a, b, c, batch, aoff, boff, m, n, k, ta, tb)) return;
   const int64_t lda = ta ? m : k, ldb = tb ? k : n;
   if (batch >= num_threads() && batch > 1) {
     const double flops = 2.0 * m * n * k;

@@ -134,12 +134,73 @@ export interface NativeFormatsAddon {
   jsonlExtract(src: Uint8Array, from: number, to: number, field: Uint8Array, sep: Uint8Array, out: Uint8Array, outFrom: number, result: Float64Array): number;
 }
 
+/** Precision of the addon's matmuls: fp32 (OpenBLAS sgemm) or bf16 operands with fp32 accumulation (oneDNN). */
+export type NativeMatmulPrecision = 'fp32' | 'bf16';
+
+/** What `precisionInfo` reports (native/src/gemm_bf16.cc; see src/backends/native/precision.ts). */
+export interface NativePrecisionInfo {
+  /** The precision every matmul uses now. */
+  precision: NativeMatmulPrecision;
+  /** oneDNN is loaded and builds a bf16 matmul on this CPU (and no test blocks it). */
+  available: boolean;
+  /** Why bf16 is unavailable; null when it is available. */
+  reason: string | null;
+  /** `setOnednnBlocked(true)` is in force. */
+  blocked: boolean;
+  /** The addon was compiled against oneDNN's headers (libdnnl-dev). */
+  headers: boolean;
+  /** oneDNN's effective CPU ISA (`dnnl_get_effective_cpu_isa`), e.g. "avx512_core_bf16"; null when not loaded. */
+  isa: string | null;
+  /** That ISA has bf16 dot-product instructions (avx512_core_bf16, AMX); false means emulated or none. */
+  hardwareBf16: boolean;
+  /** oneDNN's implementation of a probe matmul (`dnnl_query_impl_info_str`), e.g. "brg:avx512_core_bf16". */
+  probeImpl: string | null;
+  /** Every implementation the cached matmul primitives use. */
+  impls: string[];
+  /** oneDNN's version, e.g. "2.6.3". */
+  version: string | null;
+  /** oneDNN's CPU threading runtime ("omp", "seq", ...). */
+  runtime: string | null;
+  /** Path of the loaded libdnnl. */
+  library: string | null;
+  /** Cached matmul primitives (one per block shape). */
+  primitives: number;
+  /** The fp32 → bf16 conversion in use, and those this CPU runs (scalar first). */
+  convertIsa: NativeBf16ConvertIsa;
+  convertIsas: NativeBf16ConvertIsa[];
+  /**
+   * bf16 matmul counters since `resetPrecisionStats`: calls, calls that
+   * ran in fp32 instead (`fallbacks`, the last one's reason in `lastError`:
+   * a primitive oneDNN could not build or run), oneDNN executions, fp32
+   * values converted to bf16; thread-seconds (summed over the pool's
+   * threads) converting, copying column blocks of C into place and inside
+   * oneDNN; wall seconds of the calls; their GFLOP.
+   */
+  stats: { calls: number; fallbacks: number; lastError: string | null; executions: number; converted: number; convertSeconds: number; copySeconds: number; executeSeconds: number; wallSeconds: number; gflop: number };
+}
+
+/** The fp32 → bf16 conversion variants (round to nearest even, all bit-identical). */
+export type NativeBf16ConvertIsa = 'scalar' | 'avx2' | 'avx512';
+
+/** The matmul precision functions (native/src/bf16_napi.cc), wrapped by src/backends/native/precision.ts. */
+export interface NativePrecisionAddon {
+  /** Sets the precision of every later matmul; returns the one now active ('fp32' when bf16 is unavailable). */
+  setPrecision(precision: NativeMatmulPrecision): NativeMatmulPrecision;
+  /** Loads oneDNN on first call (cheap after) and reports the bf16 path. */
+  precisionInfo(): NativePrecisionInfo;
+  resetPrecisionStats(): void;
+  /** Test hook: makes the bf16 path behave as if oneDNN were missing (and an active bf16 falls back to fp32). */
+  setOnednnBlocked(blocked: boolean): boolean;
+  /** out[i] = float(bf16(x[i])) with the bf16 path's conversion (or `variant`); returns the variant used. */
+  bf16Round(x: F32, out: F32, variant?: NativeBf16ConvertIsa): NativeBf16ConvertIsa;
+}
+
 /**
  * The addon's functions. Every function is synchronous, writes into the
  * preallocated output arrays it is given and checks that every array is
  * large enough for the sizes passed (it throws a TypeError otherwise).
  */
-export interface NativeAddon extends NativeTokenizerAddon, NativeFormatsAddon {
+export interface NativeAddon extends NativeTokenizerAddon, NativeFormatsAddon, NativePrecisionAddon {
   info(): NativeInfo;
   setThreads(n: number): number;
   /** The kernel variants this CPU runs, baseline first. */
@@ -156,7 +217,7 @@ export interface NativeAddon extends NativeTokenizerAddon, NativeFormatsAddon {
   mapFile(path: string, segmentBytes: number): ArrayBuffer[];
   /** Detaches buffers from `mapFile` (views on them become empty); their pages are unmapped when collected. */
   unmapFile(buffers: ArrayBuffer[]): void;
-  /** c[i] = op(a at aoff[i]) · op(b at boff[i]); (m×k)·(k×n) per batch entry. */
+  /** c[i] = op(a at aoff[i]) · op(b at boff[i]); (m×k)·(k×n) per batch entry, in the precision `setPrecision` chose. */
   matmul(a: F32, b: F32, c: F32, batch: number, aoff: Float64Array, boff: Float64Array, m: number, n: number, k: number, transposeA: boolean, transposeB: boolean): void;
   binary(op: number, a: F32, b: F32, out: F32, shape: number[], aStrides: number[], bStrides: number[]): void;
   compare(op: number, a: F32, b: F32, out: Uint8Array, shape: number[], aStrides: number[], bStrides: number[]): void;
