@@ -67,6 +67,12 @@ describe('encode --shard', () => {
       const parts = readdirSync(dir).filter((f) => f.endsWith('.bin')).sort();
       assert.equal(parts.length, n);
       assert.ok(Buffer.concat(parts.map((f) => bytesOf(join(dir, f)))).equals(whole), `${n} shards`);
+      // Each sidecar's shard block counts the part's tokens and the documents that end in it (separator ids).
+      const blocks = parts.map((f) => (JSON.parse(readFileSync(join(dir, `${f}.json`), 'utf8')) as { tokens: number; shard: { tokens: number; documents: number } }));
+      for (const b of blocks) assert.equal(b.shard.tokens, b.tokens);
+      const eot = (JSON.parse(readFileSync(join(tmp, 'whole.bin.json'), 'utf8')) as { specialTokens: Record<string, number> }).specialTokens[EOT];
+      const ids = new Uint16Array(whole.buffer, whole.byteOffset, whole.length / 2);
+      assert.equal(blocks.reduce((t, b) => t + b.shard.documents, 0), ids.filter((x) => x === eot).length);
       // merge-tokens gives the same file and sidecar; train reads the directory as the same sequence.
       await ok(mergeTokens, [dir, '-o', join(tmp, `merged${n}.bin`)]);
       assert.ok(bytesOf(join(tmp, `merged${n}.bin`)).equals(whole));

@@ -55,6 +55,9 @@ export interface ShardMeta {
   index: number;
   count: number;
   inputs: Array<{ file: string; start: number; end: number }>;
+  /** Written by the writer when the part is complete: its tokens, and the documents that end in it (separator tokens). */
+  tokens?: number;
+  documents?: number;
 }
 
 /** What the writer needs to know about the tokenizer (and, for a shard's part, the shard). */
@@ -143,6 +146,9 @@ export class TokenFileWriter {
   private readonly stdout: Writable | null;
   private tokens = 0;
   private sourceBytes = 0;
+  /** A shard's part counts its documents: ids of the document separator (the first special token), or -1. */
+  private readonly separatorId: number;
+  private documents = 0;
   /** Bytes written to the temporary so far. */
   private fileBytes = 0;
   private done = false;
@@ -152,6 +158,7 @@ export class TokenFileWriter {
     this.path = path;
     this.info = info;
     this.dtype = dtypeForVocab(info.vocabSize);
+    this.separatorId = info.shard && info.specialTokens.length > 0 ? info.specialTokens[0].id : -1;
     if (path === '-') {
       this.tmp = null;
       this.fd = null;
@@ -184,6 +191,12 @@ export class TokenFileWriter {
     if (ids.length === 0) return;
     const bytes = toBytes(ids, this.dtype, this.info.vocabSize, !fromEncoder);
     this.tokens += ids.length;
+    if (this.separatorId >= 0) {
+      const sep = this.separatorId;
+      let n = 0;
+      for (let i = 0; i < ids.length; i++) if (ids[i] === sep) n++;
+      this.documents += n;
+    }
     if (this.fd !== null) {
       try {
         writeAllSync(this.fd, bytes, this.path, this.fileBytes);
@@ -219,7 +232,7 @@ export class TokenFileWriter {
       vocabSize: this.info.vocabSize,
       tokenizerHash: this.info.tokenizerHash,
       specialTokens,
-      ...(this.info.shard ? { shard: this.info.shard } : {}),
+      ...(this.info.shard ? { shard: { ...this.info.shard, tokens: this.tokens, documents: this.documents } } : {}),
     };
   }
 
@@ -318,7 +331,8 @@ export function completedPart(path: string, tokenizerHash: string, shard: ShardM
   try {
     const meta = JSON.parse(readFileSync(sidecarPath(path), 'utf8')) as TokenFileMeta;
     if (meta.format !== 'lmpipe-tokens' || meta.tokenizerHash !== tokenizerHash || !meta.shard) return null;
-    if (JSON.stringify(meta.shard) !== JSON.stringify(shard)) return null;
+    const spec = (m: ShardMeta): string => JSON.stringify({ index: m.index, count: m.count, inputs: m.inputs });
+    if (spec(meta.shard) !== spec(shard)) return null;
     if (statSync(path).size !== meta.tokens * meta.itemBytes) return null;
     return meta;
   } catch {
