@@ -54,8 +54,9 @@ export interface NativeCountUnitResult {
 }
 
 /**
- * Cache size of a native encoder: an index of 2^18 slots (1 MB) over at most
- * 2^17 entries of 32 bytes (4 MB). `bench/tokenizer-core.ts --cache-log2`
+ * Cache size of a native encoder: a table of 2^18 slots of 32 bytes (8 MB),
+ * at most half of them filled (each slot a whole entry: key bytes and, for
+ * most pretokens, the ids). `bench/tokenizer-core.ts --cache-log2`
  * measures others: 2^16 and 2^17 were cleared 2-5 times on 16 MB of
  * books.txt or mail, 2^18 never; 2^19 was no faster.
  */

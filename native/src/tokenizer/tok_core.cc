@@ -1,6 +1,8 @@
 // Out-of-line parts of the tokenizer core (baseline code): the class table,
-// special-token trie, cache and count-table maintenance, merge application,
-// and the choice of instruction-set variant.
+// special-token trie, cache and count-table maintenance, merge application
+// (cache misses: a precomputed first round from the byte-pair table, then
+// linear scans for short words and a heap for long ones, one pair-table
+// access per lookup), and the choice of instruction-set variant.
 #include "tok_core.h"
 
 #include <algorithm>
@@ -15,6 +17,13 @@ namespace lmp {
 namespace tok {
 
 uint8_t* g_class = nullptr;
+
+#define LMP_KEY_MASK(n) {(n) >= 8 ? ~0ull : (1ull << (8 * (n))) - 1, (n) >= 16 ? ~0ull : (n) <= 8 ? 0ull : (1ull << (8 * ((n) - 8))) - 1}
+const uint64_t g_key_mask[17][2] = {LMP_KEY_MASK(0),  LMP_KEY_MASK(1),  LMP_KEY_MASK(2),  LMP_KEY_MASK(3),  LMP_KEY_MASK(4),
+                                    LMP_KEY_MASK(5),  LMP_KEY_MASK(6),  LMP_KEY_MASK(7),  LMP_KEY_MASK(8),  LMP_KEY_MASK(9),
+                                    LMP_KEY_MASK(10), LMP_KEY_MASK(11), LMP_KEY_MASK(12), LMP_KEY_MASK(13), LMP_KEY_MASK(14),
+                                    LMP_KEY_MASK(15), LMP_KEY_MASK(16)};
+#undef LMP_KEY_MASK
 uint8_t g_ascii_run[5 * 256];
 bool g_ascii_standard = false;
 
@@ -167,7 +176,7 @@ void* alloc_huge(size_t bytes) {
 void Cache::init(int slots_log2) {
   const size_t cap = size_t{1} << slots_log2;
   max_entries = cap / 2;
-  const size_t bytes = cap * sizeof(uint32_t) + max_entries * sizeof(CacheSlot);
+  const size_t bytes = cap * sizeof(CacheSlot);
   void* mem;
   if (!t_spares_gone && t_spares.mem != nullptr && t_spares.mem_log2 == static_cast<size_t>(slots_log2)) {
     mem = t_spares.mem;
@@ -176,11 +185,10 @@ void Cache::init(int slots_log2) {
     mem = alloc_huge(bytes);
     if (mem == nullptr) throw std::bad_alloc();
   }
-  slots = static_cast<CacheSlot*>(mem);  // entries first: 32-byte aligned
-  index = reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(mem) + max_entries * sizeof(CacheSlot));
+  slots = static_cast<CacheSlot*>(mem);
   mask = cap - 1;
-  // Touches the index now (building the encoder), not during the first encode.
-  std::memset(index, 0, cap * sizeof(uint32_t));
+  // Touches the table now (building the encoder), not during the first encode.
+  std::memset(static_cast<void*>(slots), 0, bytes);
   keys.assign(max_entries * 8, 0);
   vals.assign(max_entries * 2, 0);
   keys_p = keys.data();
@@ -189,7 +197,7 @@ void Cache::init(int slots_log2) {
 }
 
 void Cache::clear() {
-  std::memset(index, 0, (mask + 1) * sizeof(uint32_t));
+  std::memset(static_cast<void*>(slots), 0, (mask + 1) * sizeof(CacheSlot));
   entries = key_top = val_top = 0;
 }
 
@@ -228,28 +236,26 @@ std::string Encoder::build(int32_t vocab, const int32_t* bti, const int32_t* mer
     if (mslots[s].rank >= 0) continue;  // a repeated pair keeps its first rank
     mslots[s] = MergeSlot{a, b, static_cast<int32_t>(r), c};
   }
-  mfilter.assign((size_t{1} << 20) / 64, 0);
-  compact = vocab <= 65536;
-  if (compact) {
-    mcompact.assign(cap, 0);
-    merged_of_rank.assign(n_merges, -1);
-  }
+  compact = vocab <= 65536 && n_merges < 65535;
+  if (!compact) mfilter.assign((size_t{1} << 20) / 64, 0);
+  if (compact) mcompact.assign(cap, 0);
   for (const MergeSlot& m : mslots) {
     if (m.rank < 0) continue;
     // A pair with an id outside the vocabulary can never occur in a word: left out.
     if (m.a < 0 || m.a >= vocab || m.b < 0 || m.b >= vocab) continue;
     const uint32_t h = pair_hash(m.a, m.b);
-    const uint32_t f = filter_bit(h);
-    mfilter[f >> 6] |= uint64_t{1} << (f & 63);
-    if (compact) {
+    if (!compact) {
+      const uint32_t f = filter_bit(h);
+      mfilter[f >> 6] |= uint64_t{1} << (f & 63);
+    } else {
       uint32_t s = h & mmask;
       while (mcompact[s] != 0) s = (s + 1) & mmask;
       mcompact[s] = (static_cast<uint64_t>(static_cast<uint32_t>(m.a) << 16 | static_cast<uint32_t>(m.b)) << 32) |
-                    static_cast<uint32_t>(m.rank + 1);
-      merged_of_rank[m.rank] = m.merged;
+                    static_cast<uint64_t>(m.rank + 1) << 16 | static_cast<uint32_t>(m.merged);
     }
   }
-  byte_ranks.assign(65536, kNoRank);
+  const uint64_t no_pair = static_cast<uint64_t>(kNoRank) << 32 | 0xffffffffu;
+  byte_pairs.assign(65536, no_pair);
   byte_merged.assign(65536, -1);
   for (int x = 0; x < 256; x++) {
     if (byte_to_id[x] < 0) continue;
@@ -257,7 +263,7 @@ std::string Encoder::build(int32_t vocab, const int32_t* bti, const int32_t* mer
       if (byte_to_id[y] < 0) continue;
       int32_t r, m;
       if (lookup(byte_to_id[x], byte_to_id[y], &r, &m)) {
-        byte_ranks[(x << 8) | y] = r;
+        byte_pairs[(x << 8) | y] = static_cast<uint64_t>(r) << 32 | static_cast<uint32_t>(m);
         byte_merged[(x << 8) | y] = m;
       }
     }
@@ -333,11 +339,11 @@ long merge_scan(Encoder* e, const uint8_t* b, size_t n, uint32_t* dst) {
     ids[k] = id;
   }
   size_t len = n;
-  const int32_t* br = e->byte_ranks.data();
-  const int32_t* bm = e->byte_merged.data();
+  const uint64_t* bp = e->byte_pairs.data();
   for (size_t k = 0; k + 1 < len; k++) {
-    ranks[k] = br[(b[k] << 8) | b[k + 1]];
-    mids[k] = bm[(b[k] << 8) | b[k + 1]];
+    const uint64_t v = bp[(b[k] << 8) | b[k + 1]];
+    ranks[k] = static_cast<int32_t>(v >> 32);
+    mids[k] = static_cast<int32_t>(v & 0xffffffffu);
   }
   auto pair = [&](size_t k) {
     int32_t r, m;
@@ -457,31 +463,35 @@ long cache_miss(Encoder* e, const uint8_t* b, size_t i, size_t len, uint64_t k0,
   const long n = merge_bytes(e, b + i, len, dst);
   if (n < 0) return n;
   Cache& c = e->cache;
+  const uint32_t count = static_cast<uint32_t>(n);
+  const bool in_slot = cache_inline(len, count);
   const size_t need_key = len > 16 ? len - 16 : 0;
-  const size_t need_val = n > 1 ? static_cast<size_t>(n) : 0;
+  const size_t need_val = in_slot ? 0 : count;
   if (c.entries >= c.max_entries || c.key_top + need_key > c.keys.size() || c.val_top + need_val > c.vals.size()) {
     c.clear();
     c.resets++;
     slot = h & c.mask;
   }
-  c.index[slot] = static_cast<uint32_t>(c.entries + 1);
-  CacheSlot& s = c.slots[c.entries];
+  CacheSlot& s = c.slots[slot];
   s.k0 = k0;
   s.k1 = k1;
-  s.hash = static_cast<uint32_t>(h >> 32);
-  s.meta = static_cast<uint32_t>(len) | (static_cast<uint32_t>(n) << 8);
-  if (need_key) {
-    std::memcpy(c.keys.data() + c.key_top, b + i + 16, need_key);
-    s.tail = static_cast<uint32_t>(c.key_top);
-    c.key_top += need_key;
-  }
-  if (n == 1) {
-    s.val = dst[0];
+  s.count = static_cast<uint8_t>(count);
+  s.tag = static_cast<uint16_t>(h >> 48);
+  if (in_slot) {
+    s.v[0] = dst[0];
+    s.v[1] = count > 1 ? dst[1] : 0;
+    s.v[2] = count > 2 ? dst[2] : 0;
   } else {
-    std::memcpy(c.vals.data() + c.val_top, dst, static_cast<size_t>(n) * 4);
-    s.val = static_cast<uint32_t>(c.val_top);
-    c.val_top += static_cast<size_t>(n);
+    std::memcpy(c.vals_p + c.val_top, dst, count * 4);
+    s.v[0] = static_cast<uint32_t>(c.val_top);
+    c.val_top += count;
+    if (need_key) {
+      std::memcpy(c.keys_p + c.key_top, b + i + 16, need_key);
+      s.v[1] = static_cast<uint32_t>(c.key_top);
+      c.key_top += need_key;
+    }
   }
+  s.len = static_cast<uint8_t>(len);  // last: the slot is not empty any more
   c.entries++;
   return n;
 }

@@ -1,6 +1,11 @@
 // The tokenizer core shared by every instruction-set variant: character
 // classes, the special-token trie, the pretoken -> ids cache, BPE merge
-// application and the pretoken count table. Hot lookups are `static inline`
+// application and the pretoken count table. Layout choices came from
+// profiles of cold encodes of diverse mail prose: a cache probe was two
+// dependent misses (index word, then entry) and took ~40% of the encode,
+// so the cache is now one table of whole entries, probed in prefetched
+// batches; a miss's merge lookups were chains of dependent misses (filter,
+// pair table, id by rank), so a pair's slot now holds its rank and merged id. Hot lookups are `static inline`
 // here so each variant (tok_scalar.cc, tok_avx2.cc, tok_avx512.cc) inlines
 // them; everything else is out of line in tok_core.cc (baseline code).
 //
@@ -35,7 +40,7 @@ bool set_classes(const uint32_t* triples, size_t n_triples);
 
 // Decodes one character at b[i] (i < end) as the WHATWG decoder delimits it:
 // returns the code point (kInvalidCp for an invalid subpart) and its length.
-static inline uint32_t decode_utf8(const uint8_t* b, size_t i, size_t end, int* len) {
+__attribute__((always_inline)) static inline uint32_t decode_utf8(const uint8_t* b, size_t i, size_t end, int* len) {
   const uint32_t b0 = b[i];
   if (b0 < 0x80) { *len = 1; return b0; }
   *len = 1;
@@ -100,22 +105,21 @@ static inline uint64_t mix_key(uint64_t k0, uint64_t k1, uint64_t len) {
   return h ^ (h >> 32);
 }
 
-static inline uint64_t low_bytes_mask(size_t n) { return n >= 8 ? ~0ull : ((1ull << (8 * n)) - 1); }
+
+// Masks of the first min(len, 16) bytes of a key in its two words, by len (0..16).
+extern const uint64_t g_key_mask[17][2];
 
 // First min(len, 16) bytes of b[i, i + len) as two little-endian words, zero
-// padded. Reads 16 bytes directly when they lie before `limit`.
+// padded. Reads 16 bytes directly (masked, no branch on len) when they lie
+// before `limit`.
 static inline void load_key(const uint8_t* b, size_t i, size_t len, size_t limit, uint64_t* k0, uint64_t* k1) {
   if (i + 16 <= limit) {
     uint64_t w0, w1;
     std::memcpy(&w0, b + i, 8);
     std::memcpy(&w1, b + i + 8, 8);
-    if (len >= 8) {
-      *k0 = w0;
-      *k1 = len >= 16 ? w1 : (w1 & low_bytes_mask(len - 8));
-    } else {
-      *k0 = w0 & low_bytes_mask(len);
-      *k1 = 0;
-    }
+    const uint64_t* m = g_key_mask[len < 16 ? len : 16];
+    *k0 = w0 & m[0];
+    *k1 = w1 & m[1];
     return;
   }
   uint8_t tmp[16] = {0};
@@ -143,27 +147,33 @@ static inline uint64_t key_hash(const uint8_t* b, size_t i, size_t len, uint64_t
 }
 
 // ---------------------------------------------------------------------------
-// Pretoken -> ids cache: an open-addressing index of uint32 entry numbers
-// (0 = empty; 2^n slots, at most half filled) over a dense array of 32-byte
-// entries in insertion order. Frequent pretokens come first in any text, so
-// their entries share a few cache lines; a probe touches one index word and
-// one entry. An entry holds 16 key bytes inline (the rest of a key of up to
-// kMaxCached bytes in a pool), the hash, length and id count, and the id
-// itself (or an offset into the id pool). Cleared at once when full.
+// Pretoken -> ids cache: one open-addressing table of 2^n 32-byte slots (at
+// most half filled), probed linearly; a slot is the whole entry, so a probe
+// is one memory access (two slots per cache line), and the encoder scans a
+// batch of pretokens and prefetches their slots before it probes any of them.
+// A slot holds the key's first 16 bytes inline (zero padded, compared
+// exactly with its length) and, for a key of up to 16 bytes that makes at
+// most 3 ids, the ids themselves. Otherwise the ids are in `vals` and the
+// key bytes after the first 16 (keys of up to kMaxCached bytes) in `keys`,
+// with 16 hash bits as a filter. Cleared at once when full.
 constexpr size_t kMaxCached = 64;
+constexpr uint32_t kInlineIds = 3;
 
 struct CacheSlot {
   uint64_t k0, k1;
-  uint32_t hash;
-  uint32_t meta;  // len | count << 8
-  uint32_t val;   // the id (count 1) or offset in `vals`
-  uint32_t tail;  // offset in `keys` of bytes 16.. (len > 16)
+  uint8_t len;    // 0 = empty
+  uint8_t count;  // ids
+  uint16_t tag;   // hash bits (keys longer than 16 bytes)
+  uint32_t v[3];  // inline: the ids; else v[0] = offset in `vals`, v[1] = offset in `keys` (len > 16)
 };
+static_assert(sizeof(CacheSlot) == 32, "a cache slot is half a cache line");
+
+// Whether an entry's ids are in the slot itself.
+static inline bool cache_inline(size_t len, uint32_t count) { return len <= 16 && count <= kInlineIds; }
 
 struct Cache {
-  uint32_t* index = nullptr;
+  CacheSlot* slots = nullptr;
   size_t mask = 0;
-  CacheSlot* slots = nullptr;  // the dense entries
   size_t max_entries = 0;
   size_t entries = 0;
   std::vector<uint8_t> keys;
@@ -190,7 +200,7 @@ constexpr int32_t kNoRank = 0x7fffffff;
 struct Encoder {
   int32_t vocab_size = 0;
   int32_t byte_to_id[256];
-  std::vector<int32_t> byte_ranks;   // [x << 8 | y]: rank of merging byte tokens x, y
+  std::vector<uint64_t> byte_pairs;  // [x << 8 | y]: rank << 32 | merged id of byte tokens x, y (kNoRank << 32 | -1: none)
   std::vector<int32_t> byte_merged;  // [x << 8 | y]: the id that merge makes, or -1
   const int32_t* byte_merged_p = nullptr;
   std::vector<MergeSlot> mslots;
@@ -216,13 +226,14 @@ struct Encoder {
                     const uint8_t* joinable_in, const uint8_t* sp_bytes, const int32_t* sp_lens,
                     const int32_t* sp_ids, size_t n_specials, int cache_log2);
 
-  // Lookups, fastest first: a 2^20-bit filter of the pairs that have a
-  // merge (128 KB, stays in L2: most pairs looked up while merging have
-  // none), then for vocabularies of up to 65,536 ids 8-byte slots
-  // (pair << 32 | rank + 1; the merged id by rank), else 16-byte slots.
+  // Lookups: for vocabularies of up to 65,536 ids (and fewer than 65,535
+  // merges) 8-byte slots that hold the whole answer (a << 48 | b << 32 |
+  // rank + 1 << 16 | merged id), at most half full: one memory access, also
+  // for a pair without a merge. Otherwise 16-byte slots behind a 2^20-bit
+  // filter of the pairs that have a merge (128 KB: most pairs looked up
+  // while merging have none).
   std::vector<uint64_t> mfilter;
   std::vector<uint64_t> mcompact;
-  std::vector<int32_t> merged_of_rank;
   bool compact = false;
 
   static inline uint32_t pair_hash(int32_t a, int32_t b) {
@@ -244,22 +255,23 @@ struct Encoder {
   // Rank and merged id of the pair (a, b); false when it has no merge.
   inline bool lookup(int32_t a, int32_t b, int32_t* rank, int32_t* merged) const {
     const uint32_t h = pair_hash(a, b);
-    const uint32_t f = filter_bit(h);
-    if (((mfilter[f >> 6] >> (f & 63)) & 1) == 0) return false;
     if (compact) {
       const uint64_t key = static_cast<uint64_t>(static_cast<uint32_t>(a) << 16 | static_cast<uint32_t>(b)) << 32;
+      const uint64_t* table = mcompact.data();
       uint32_t s = h & mmask;
       for (;;) {
-        const uint64_t v = mcompact[s];
+        const uint64_t v = table[s];
         if (v == 0) return false;
         if ((v & 0xffffffff00000000ull) == key) {
-          *rank = static_cast<int32_t>(v & 0xffffffffu) - 1;
-          *merged = merged_of_rank[*rank];
+          *rank = static_cast<int32_t>((v >> 16) & 0xffff) - 1;
+          *merged = static_cast<int32_t>(v & 0xffff);
           return true;
         }
         s = (s + 1) & mmask;
       }
     }
+    const uint32_t f = filter_bit(h);
+    if (((mfilter.data()[f >> 6] >> (f & 63)) & 1) == 0) return false;
     const MergeSlot* m = find(a, b);
     if (m == nullptr) return false;
     *rank = m->rank;
@@ -285,7 +297,8 @@ long merge_bytes(Encoder* e, const uint8_t* b, size_t n, uint32_t* dst);
 // merge can join the bytes on either side. Returns ids written, or -1.
 long merge_long(Encoder* e, const uint8_t* b, size_t n, uint32_t* dst);
 // Cache miss: merges b[i, i + len) into dst and caches it (slot: the empty
-// slot the lookup ended on). Returns ids written, or -1.
+// slot the lookup ended on). Returns ids written, or -1. dst has room for
+// max(len, kInlineIds) ids.
 long cache_miss(Encoder* e, const uint8_t* b, size_t i, size_t len, uint64_t k0, uint64_t k1, uint64_t h,
                 size_t slot, uint32_t* dst);
 
