@@ -22,6 +22,8 @@ import { openTokenData } from '../src/train/token-dataset.ts';
 import { recordedTokenData } from '../src/train/checkpoint.ts';
 import { checkMemory } from '../src/train/preflight.ts';
 import { firstOutOfVocab } from '../src/train/train-step.ts';
+import { applyPrecision, fallbackWarning, precisionLine, precisionOption, precisionReport, resolvePrecision } from '../src/train/precision.ts';
+import type { PrecisionSetting } from '../src/train/precision.ts';
 
 export const evalPipeline = definePipeline({
   name: 'eval',
@@ -35,6 +37,7 @@ export const evalPipeline = definePipeline({
     data: { type: 'string', required: true, placeholder: 'FILE', description: 'token file (uint16, or uint32 when FILE.json says "dtype": "uint32")' },
     batchSize: { type: 'int', min: 1, default: 8, placeholder: 'B', description: 'windows per forward pass' },
     backend: backendOption(BACKEND_NAMES),
+    precision: precisionOption,
   },
   examples: [
     'npx tsx pipelines/eval.ts --checkpoint out/run1 --data out/data/valid.bin',
@@ -42,17 +45,26 @@ export const evalPipeline = definePipeline({
   ],
   async run(o, ctx) {
     const backend = await selectBackend(o.backend as BackendName);
+    const precision = resolvePrecision(o.precision as PrecisionSetting, backend.name);
     // Before the weights are loaded: the data's ids and tokenizer, then memory (src/train/preflight.ts).
     const config = readCheckpointConfig(o.checkpoint);
     checkTokenFile(o.data, '--data', config.vocab_size, { expected: recordedTokenData(o.checkpoint), minTokens: config.context_length + 1, fixedModel: `checkpoint ${o.checkpoint}` });
     const memory = checkMemory(config, { batchSize: o.batchSize, backend: backend.name, training: false, batchKnob: '--batch-size', otherKnobs: null });
     if (memory.warning) ctx.warn(memory.warning);
     const model = loadCheckpoint(o.checkpoint);
-    const source = openTokenData(o.data, '--data');
+    let source;
+    try {
+      source = openTokenData(o.data, '--data');
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    // Process-wide; fp32 again when the evaluation ends.
+    const restorePrecision = applyPrecision(precision);
     try {
       const T = model.config.context_length;
       const windows = sequentialWindowCount(source.length, T);
-      ctx.log(`${o.checkpoint}: ${windows} windows of ${T + 1} tokens from ${o.data} (backend ${backend.name})`);
+      ctx.log(`${o.checkpoint}: ${windows} windows of ${T + 1} tokens from ${o.data} (backend ${backend.name}; ${precisionLine(precision)})`);
       const task = ctx.progress.task('evaluate', 'tokens', windows * T);
       let sum = 0;
       let tokens = 0;
@@ -81,8 +93,12 @@ export const evalPipeline = definePipeline({
       }
       task.stop();
       const mean = sum / tokens;
-      return { loss: mean, perplexity: Math.exp(mean), tokens, windows, backend: backend.name };
+      const report = precisionReport(precision);
+      const fellBack = fallbackWarning(report);
+      if (fellBack) ctx.warn(fellBack);
+      return { loss: mean, perplexity: Math.exp(mean), tokens, windows, backend: backend.name, precision: report };
     } finally {
+      restorePrecision();
       source.close();
       model.dispose();
     }

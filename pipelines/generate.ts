@@ -18,6 +18,8 @@ import { loadCheckpoint, readCheckpointConfig } from '../src/model/checkpoint.ts
 import { recordedTokenData, recordedTokenizer } from '../src/train/checkpoint.ts';
 import { checkDirectoryArg, checkTokenizerDir } from '../src/train/preflight.ts';
 import { StreamingTextDecoder, generateTokens } from '../src/train/generate.ts';
+import { applyPrecision, fallbackWarning, precisionOption, precisionReport, resolvePrecision } from '../src/train/precision.ts';
+import type { PrecisionSetting } from '../src/train/precision.ts';
 
 export const generate = definePipeline({
   name: 'generate',
@@ -39,13 +41,15 @@ export const generate = definePipeline({
     stopToken: { type: 'string', default: '<|endoftext|>', placeholder: 'TOKEN', description: 'special token that ends generation' },
     echo: { type: 'boolean', description: 'print the prompt before the continuation' },
     backend: backendOption(BACKEND_NAMES),
+    precision: precisionOption,
   },
   examples: ['npx tsx pipelines/generate.ts --checkpoint out/run1 --prompt "Once upon a time" --max-tokens 256 --temperature 0.8 --top-p 0.9'],
   validate(o) {
     if (!(o.topP > 0)) throw new UserError(`invalid value ${o.topP} for --top-p: must be in (0, 1]`);
   },
   async run(o, ctx) {
-    await selectBackend(o.backend as BackendName);
+    const backend = await selectBackend(o.backend as BackendName);
+    const precision = resolvePrecision(o.precision as PrecisionSetting, backend.name);
     readCheckpointConfig(o.checkpoint); // a directory with a valid config.json, before the tokenizer is looked for
     const tokDir = o.tokenizer ?? recordedTokenizer(o.checkpoint);
     if (!tokDir) throw new UserError(`no tokenizer recorded with ${o.checkpoint}; pass --tokenizer DIR`);
@@ -55,6 +59,8 @@ export const generate = definePipeline({
     if (recorded) checkTokenizerDir(tokDir, recorded, 'pass the tokenizer the model was trained with as --tokenizer');
     const tokenizer = Tokenizer.fromDir(tokDir, [o.stopToken].filter((t) => t !== ''));
     const model = loadCheckpoint(o.checkpoint);
+    // Process-wide; fp32 again when generation ends.
+    const restorePrecision = applyPrecision(precision);
     try {
       const V = model.config.vocab_size;
       const stopId = o.stopToken ? tokenizer.specialId(o.stopToken) : undefined;
@@ -85,8 +91,12 @@ export const generate = definePipeline({
       }
       process.stdout.write(`${decoder.flush()}\n`);
       const seconds = (performance.now() - t0) / 1000;
-      return { prompt_tokens: prompt.length, tokens: count, stop: reason, tokens_per_s: seconds > 0 ? count / seconds : 0, tokenizer: tokDir };
+      const report = precisionReport(precision);
+      const fellBack = fallbackWarning(report);
+      if (fellBack) ctx.warn(fellBack);
+      return { prompt_tokens: prompt.length, tokens: count, stop: reason, tokens_per_s: seconds > 0 ? count / seconds : 0, tokenizer: tokDir, precision: report };
     } finally {
+      restorePrecision();
       model.dispose();
     }
   },

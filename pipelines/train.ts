@@ -21,6 +21,7 @@ import { defaultedModelKeys, resolveTrainConfig } from '../src/train/train-confi
 import { layeredTrainConfig, trainConfigFlags } from '../src/train/train-flags.ts';
 import { checkMemory, checkTrainingData, modelLine } from '../src/train/preflight.ts';
 import { recordedTokenData } from '../src/train/checkpoint.ts';
+import { precisionLine, resolvePrecision } from '../src/train/precision.ts';
 
 export const train = definePipeline({
   name: 'train',
@@ -58,10 +59,12 @@ export const train = definePipeline({
     // The data and the tokenizer recorded for generate must be one tokenizer (tokenizer-identity.ts).
     const tokenizerHash = checkDataTokenizer(config, (m) => ctx.warn(m));
     const backend = await selectBackend(config.backend as BackendName);
+    // Refuses an explicit bf16 that cannot run here; runTraining applies the same resolution.
+    const precision = resolvePrecision(config.precision, backend.name);
     const memory = checkMemory(config.model, { batchSize: config.batch_size, backend: backend.name });
     const params = countParameters(config.model);
     const budget = config.max_minutes === null ? '' : config.fit_to_budget ? ` at most, fitted to ${config.max_minutes} min during warm-up` : ` or ${config.max_minutes} min, whichever comes first`;
-    ctx.log(`${modelLine(config.model, memory, config.batch_size, backend.name, o.resume ? [] : defaultedModelKeys(raw))}; ${config.max_steps} steps of ${config.batch_size}×${config.model.context_length} tokens${budget} → ${config.out}`);
+    ctx.log(`${modelLine(config.model, memory, config.batch_size, backend.name, o.resume ? [] : defaultedModelKeys(raw))}; ${config.max_steps} steps of ${config.batch_size}×${config.model.context_length} tokens${budget} → ${config.out}; ${precisionLine(precision)}`);
     if (memory.warning) ctx.warn(memory.warning);
     // A resumed run's rate counts only this session's steps.
     const resumedAt = o.resume !== undefined ? checkpointStep(config.out) ?? 0 : 0;
@@ -74,6 +77,7 @@ export const train = definePipeline({
     let lastVal: number | undefined;
     const summary = await runTraining(config, o.resume !== undefined, {
       log: (m) => ctx.log(m),
+      warn: (m) => ctx.warn(m),
       signal: ctx.signal,
       stopAtStep: o.stopAtStep,
       onStep: (r, current) => {

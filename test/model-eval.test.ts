@@ -60,7 +60,7 @@ test('eval loss equals the float64 reference over consecutive windows (uint16/ui
     assert.equal(want.tokens, 40);
     for (const [dtype, batchSize] of [[null, 2], ['uint16', 5], ['uint32', 3], ['uint32', 1]] as const) {
       const data = writeTokens(dir, `t-${dtype}-${batchSize}.bin`, ids, dtype);
-      const r = await evalPipeline.run({ checkpoint: CKPT, data, batchSize, backend: 'cpu' }, quiet);
+      const r = await evalPipeline.run({ checkpoint: CKPT, data, batchSize, backend: 'cpu', precision: 'fp32' }, quiet);
       assert.equal(r.tokens, want.tokens);
       assert.equal(r.windows, 5);
       assert.ok(Math.abs(r.loss - want.loss) < 1e-5, `${dtype}/${batchSize}: ${r.loss} vs ${want.loss}`);
@@ -74,7 +74,7 @@ test('eval loss equals the float64 reference over consecutive windows (uint16/ui
 test('eval errors: too few tokens, ids outside the vocabulary, missing checkpoint', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lmpipe-eval-'));
   try {
-    const run = (data: string, checkpoint = CKPT): Promise<unknown> => evalPipeline.run({ checkpoint, data, batchSize: 4, backend: 'cpu' }, quiet);
+    const run = (data: string, checkpoint = CKPT): Promise<unknown> => evalPipeline.run({ checkpoint, data, batchSize: 4, backend: 'cpu', precision: 'fp32' }, quiet);
     await assert.rejects(run(writeTokens(dir, 'short.bin', tokens(T, 2), null)), (e: unknown) => e instanceof UserError && /fewer than context_length \+ 1 = 9/.test((e as Error).message));
     const ids = tokens(2 * (T + 1), 3);
     ids[T + 1 + 3] = 40; // window 1, position 3 of the file's second window

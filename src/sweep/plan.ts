@@ -149,6 +149,8 @@ const VOLATILE_KEYS = new Set(['max_minutes', 'backend', 'out']);
  */
 export function configDrift(stored: Record<string, unknown>, planned: TrainConfig): string | null {
   const want = trainConfigToJson(planned);
+  // Configs stored before the precision key existed ran in fp32.
+  if (!('precision' in stored)) stored = { ...stored, precision: 'fp32' };
   const keys = new Set([...Object.keys(stored), ...Object.keys(want)]);
   for (const k of keys) {
     if (VOLATILE_KEYS.has(k)) continue;

@@ -46,6 +46,8 @@ export interface TrainState {
   tokenizer: string | null;
   /** The training data's vocabulary and tokenizer hash (its sidecar's; absent without one, or in older runs). */
   token_data?: TokenDataIdentity | null;
+  /** The matmul precision of the steps so far (src/train/precision.ts; absent in older runs: fp32). */
+  precision?: 'fp32' | 'bf16';
 }
 
 /** Writes config.json and model.safetensors (the model checkpoint format of src/model/checkpoint.ts) into `dir`. */

@@ -12,6 +12,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../pipeline/errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { Rng } from '../util/rng.ts';
@@ -32,6 +33,8 @@ import { BudgetFitter } from './budget-fit.ts';
 import { TRAIN_CONFIG_FILE, trainConfigToJson } from './train-config.ts';
 import { prepareRunDir } from './run-start.ts';
 import type { TrainConfig } from './train-config.ts';
+import { applyPrecision, fallbackWarning, precisionReport, resolvePrecision } from './precision.ts';
+import type { PrecisionReport } from './precision.ts';
 
 /** Progress and control hooks (all optional). */
 export interface RunHooks {
@@ -39,6 +42,8 @@ export interface RunHooks {
   onStep?(record: MetricsRecord, config: TrainConfig): void;
   /** One informational line. */
   log?(message: string): void;
+  /** One warning line (default: `log`). */
+  warn?(message: string): void;
   /** Stop cleanly (with a checkpoint) when aborted. */
   signal?: AbortSignal;
   /** Stop cleanly after this step (a pause: resume later continues the same schedule). */
@@ -60,6 +65,8 @@ export interface RunSummary {
   tokens_per_s: number;
   stopped: StopReason;
   resumed_from: number | null;
+  /** The matmul precision that ran (src/train/precision.ts): with bf16, oneDNN's ISA/implementations and fallbacks. */
+  precision: PrecisionReport;
   /**
    * Where this session's time went, per stage of the data side and the
    * trainer (pipelines' `stages` block): sample (token file → random
@@ -107,19 +114,31 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
   let config = given;
   const out = config.out;
   const log = hooks.log ?? (() => {});
+  const warn = hooks.warn ?? log;
   const T = config.model.context_length;
   const tokensPerStep = config.batch_size * T;
   const metricsPath = join(out, METRICS_FILE);
 
+  // An unavailable precision is refused before the run directory is touched.
+  const precision = resolvePrecision(config.precision, tf.getBackend());
   // Refuses an OUT that holds the data or is not a run; a run killed before its first checkpoint starts again.
   const resume = prepareRunDir(config, resumeRequested, log);
+  // The matmul precision is process-wide: set for this run, fp32 again when it ends (sweeps, tests).
+  const restorePrecision = applyPrecision(precision);
 
-  const train = openData(config.train_data, 'train_data', config.model.vocab_size);
+  let train: TokenSource;
   let val: TokenSource | null = null;
+  try {
+    train = openData(config.train_data, 'train_data', config.model.vocab_size);
+  } catch (e) {
+    restorePrecision();
+    throw e;
+  }
   try {
     if (config.val_data) val = openData(config.val_data, 'val_data', config.model.vocab_size);
   } catch (e) {
     train.close();
+    restorePrecision();
     throw e;
   }
   let modelRef: TransformerLM | null = null;
@@ -138,6 +157,10 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
       optimizerRef = new AdamW(ck.model.params, { lr: config.lr, betas: config.betas, weightDecay: config.weight_decay });
       optimizerRef.importState(ck.optimizer);
       state = ck.state;
+      // Checkpoints before the precision was recorded ran in fp32.
+      const ran = state.precision ?? 'fp32';
+      if (ran !== precision.precision) warn(`--resume ${out}: the checkpoint was trained with ${ran} matmuls and continues in ${precision.precision}; the result will not match an uninterrupted run bit for bit`);
+      state.precision = precision.precision;
       dataRng = Rng.fromState(state.rng.data);
       dropoutRng = Rng.fromState(state.rng.dropout);
       // Steps logged after the checkpoint are replayed: drop them.
@@ -151,7 +174,7 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
       optimizerRef = new AdamW(modelRef.params, { lr: config.lr, betas: config.betas, weightDecay: config.weight_decay });
       dataRng = new Rng(config.seed + 1);
       dropoutRng = new Rng(config.seed + 2);
-      state = { step: 0, tokens: 0, elapsed_s: 0, best_val_loss: null, best_step: null, last_loss: null, last_val_loss: null, rng: { data: dataRng.state(), dropout: dropoutRng.state() }, tokenizer: config.tokenizer, token_data: tokenDataOfFile(config.train_data) };
+      state = { step: 0, tokens: 0, elapsed_s: 0, best_val_loss: null, best_step: null, last_loss: null, last_val_loss: null, rng: { data: dataRng.state(), dropout: dropoutRng.state() }, tokenizer: config.tokenizer, token_data: tokenDataOfFile(config.train_data), precision: precision.precision };
     }
     const model = modelRef;
     const optimizer = optimizerRef;
@@ -252,6 +275,9 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
     }
     if (lastCheckpoint !== state.step) await checkpoint();
     const total = elapsed();
+    const precisionSummary = precisionReport(precision);
+    const fellBack = fallbackWarning(precisionSummary);
+    if (fellBack) warn(fellBack);
     return {
       out,
       step: state.step,
@@ -265,6 +291,7 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
       tokens_per_s: total > 0 ? state.tokens / total : 0,
       stopped,
       resumed_from: resumedFrom,
+      precision: precisionSummary,
       stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, { seconds: Math.round(v.seconds * 1000) / 1000, items: v.items }])) as RunSummary['stages'],
     };
   } finally {
@@ -272,5 +299,6 @@ export async function runTraining(given: TrainConfig, resumeRequested: boolean, 
     modelRef?.dispose();
     train.close();
     val?.close();
+    restorePrecision();
   }
 }

@@ -14,6 +14,8 @@ import { nearest } from '../util/nearest.ts';
 import { ARCHITECTURE_DEFAULTS, CS336_TINYSTORIES_CONFIG, DEFAULT_DFF_RULE, MODEL_CONFIG_KEYS, resolveModelConfig } from '../model/config.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { ConfigKeySpec } from '../pipeline/config-flags.ts';
+import { PRECISION_SETTINGS } from './precision.ts';
+import type { PrecisionSetting } from './precision.ts';
 
 /** A resolved, validated training configuration. */
 export interface TrainConfig {
@@ -37,6 +39,8 @@ export interface TrainConfig {
   checkpoint_interval: number;
   seed: number;
   backend: string;
+  /** Matmul precision on the native backend (src/train/precision.ts); stored, so a resume keeps it. */
+  precision: PrecisionSetting;
   /** Wall-clock budget in minutes (null: none); the run stops cleanly with a checkpoint. */
   max_minutes: number | null;
   /**
@@ -79,6 +83,7 @@ export const TRAIN_CONFIG_SCHEMA = {
   checkpoint_interval: { type: 'int', min: 1, default: 500, description: 'steps between checkpoints' },
   seed: { type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER - 2, default: 0, description: 'seed of initialization, batches and dropout' },
   backend: { type: 'string', default: 'auto', placeholder: 'NAME', description: 'TensorFlow.js backend' },
+  precision: { type: 'string', default: 'fp32', choices: PRECISION_SETTINGS, placeholder: 'P', description: 'matmul precision on the native backend: fp32, bf16 (bf16 operands, fp32 accumulation; oneDNN) or auto (bf16 where the CPU has bf16 instructions, else fp32)' },
   max_minutes: { type: 'number', gt: 0, description: 'wall-clock budget of this invocation; stops cleanly with a checkpoint' },
   fit_to_budget: { type: 'boolean', default: false, description: 'leaderboard mode: time the warm-up, then fit max_steps (a cap) to max_minutes so the cosine schedule ends with the budget' },
   out: { type: 'string', placeholder: 'DIR', description: 'run directory (new or empty); required' },
@@ -103,6 +108,7 @@ export const TRAIN_DEFAULTS = {
   checkpoint_interval: TRAIN_CONFIG_SCHEMA.checkpoint_interval.default,
   seed: TRAIN_CONFIG_SCHEMA.seed.default,
   backend: TRAIN_CONFIG_SCHEMA.backend.default,
+  precision: TRAIN_CONFIG_SCHEMA.precision.default,
   fit_to_budget: TRAIN_CONFIG_SCHEMA.fit_to_budget.default,
 } as const;
 
@@ -270,6 +276,11 @@ export function resolveTrainConfig(raw: RawTrainConfig, source = 'training confi
   const checkpoint_interval = num(source, raw, 'checkpoint_interval') ?? TRAIN_DEFAULTS.checkpoint_interval;
   const seed = num(source, raw, 'seed') ?? TRAIN_DEFAULTS.seed;
   const backend = str(source, raw, 'backend') ?? TRAIN_DEFAULTS.backend;
+  const precision = raw.precision ?? TRAIN_DEFAULTS.precision;
+  if (typeof precision !== 'string' || !(PRECISION_SETTINGS as readonly string[]).includes(precision)) {
+    const n = typeof precision === 'string' ? nearest(precision, PRECISION_SETTINGS) : null;
+    fail(source, 'precision', `must be one of ${PRECISION_SETTINGS.join(', ')}, got ${JSON.stringify(precision)}${n ? ` (did you mean "${n}"?)` : ''}`);
+  }
   const max_minutes = num(source, raw, 'max_minutes') ?? null;
   if (fit_to_budget && max_minutes === null) fail(source, 'fit_to_budget', 'needs "max_minutes" (the wall-clock budget to fit the run to)');
   if (fit_to_budget && warmup_steps < 2) {
@@ -295,6 +306,7 @@ export function resolveTrainConfig(raw: RawTrainConfig, source = 'training confi
     checkpoint_interval,
     seed,
     backend,
+    precision: precision as PrecisionSetting,
     max_minutes,
     fit_to_budget,
     out,
