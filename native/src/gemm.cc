@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "par.h"
 #include "pool.h"
 
 extern "C" {
@@ -12,18 +13,6 @@ void openblas_set_num_threads(int num_threads);
 
 namespace lmp {
 namespace {
-
-template <class F>
-void trampoline(void* ctx, size_t b, size_t e) {
-  (*static_cast<const F*>(ctx))(static_cast<int64_t>(b), static_cast<int64_t>(e));
-}
-
-template <class F>
-void par(int64_t n, int64_t grain, const F& f, size_t max_chunks = 0) {
-  if (n <= 0) return;
-  parallel_for(static_cast<size_t>(n), static_cast<size_t>(grain), &trampoline<F>,
-               const_cast<void*>(static_cast<const void*>(&f)), max_chunks);
-}
 
 void gemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
            int64_t ldb, float* c, int64_t ldc) {

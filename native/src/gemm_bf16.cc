@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "gemm.h"
+#include "par.h"
 #include "pool.h"
 
 // LMP_NO_DNNL builds without the bf16 path even where the headers exist.
@@ -152,18 +153,6 @@ const std::vector<CvtVariant>& cvt_variants() {
 }
 
 const CvtVariant& cvt_best() { return cvt_variants().back(); }
-
-template <class F>
-void trampoline(void* ctx, size_t b, size_t e) {
-  (*static_cast<const F*>(ctx))(static_cast<int64_t>(b), static_cast<int64_t>(e));
-}
-
-template <class F>
-void par(int64_t n, int64_t grain, const F& f, size_t max_chunks = 0) {
-  if (n <= 0) return;
-  parallel_for(static_cast<size_t>(n), static_cast<size_t>(grain), &trampoline<F>,
-               const_cast<void*>(static_cast<const void*>(&f)), max_chunks);
-}
 
 std::atomic<int> g_precision{static_cast<int>(Precision::kFp32)};
 std::atomic<bool> g_blocked{false};

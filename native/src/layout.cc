@@ -3,22 +3,11 @@
 #include <cstring>
 #include <vector>
 
+#include "par.h"
 #include "pool.h"
 
 namespace lmp {
 namespace {
-
-template <class F>
-void trampoline(void* ctx, size_t b, size_t e) {
-  (*static_cast<const F*>(ctx))(static_cast<int64_t>(b), static_cast<int64_t>(e));
-}
-
-template <class F>
-void par(int64_t n, int64_t grain, const F& f) {
-  if (n <= 0) return;
-  parallel_for(static_cast<size_t>(n), static_cast<size_t>(grain < 1 ? 1 : grain), &trampoline<F>,
-               const_cast<void*>(static_cast<const void*>(&f)));
-}
 
 constexpr int64_t kBytesPerChunk = 1 << 17;
 
