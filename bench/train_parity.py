@@ -22,6 +22,7 @@ Run with Debian's Python, which has torch (the pyenv python3 does not):
 Prints human-readable lines on stderr and one JSON object on stdout.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -135,15 +136,21 @@ def windows(tokens, starts, t):
 
 
 @torch.no_grad()
-def evaluate(model, tokens, batch_size, t, max_batches):
+def autocast(precision):
+    """bf16: torch.autocast on the CPU (matmuls in bf16, losses in fp32), the peer of lmpipe's --precision bf16."""
+    return torch.autocast('cpu', dtype=torch.bfloat16) if precision == 'bf16' else contextlib.nullcontext()
+
+
+def evaluate(model, tokens, batch_size, t, max_batches, precision='fp32'):
     """Mean loss over the first max_batches·B non-overlapping windows (start i·(T+1)), as lmpipe's evaluate."""
     n = min(len(tokens) // (t + 1), max_batches * batch_size)
     total, count = 0.0, 0
     for lo in range(0, n, batch_size):
         starts = [i * (t + 1) for i in range(lo, min(lo + batch_size, n))]
         x, y = windows(tokens, starts, t)
-        logits = model(x)
-        total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))) * y.numel()
+        with autocast(precision):
+            logits = model(x)
+            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))) * y.numel()
         count += y.numel()
     return total / count
 
@@ -186,6 +193,9 @@ def main():
         raise SystemExit(f'{args.batches} has {len(starts)} batches; the config runs {steps} steps')
     t = mc['context_length']
     bsz = cfg['batch_size']
+    precision = cfg.get('precision', 'fp32')
+    if precision not in ('fp32', 'bf16'):
+        raise SystemExit(f'{args.config}: precision {precision!r}: give fp32 or bf16 (the run resolved, not auto)')
 
     model = TransformerLM(mc)
     init = read_safetensors(args.init)
@@ -213,8 +223,9 @@ def main():
             t0 = time.perf_counter()
             for p in model.parameters():
                 p.grad = None
-            logits = model(x)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            with autocast(precision):
+                logits = model(x)
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else float('inf'))
             opt.step(lr)
@@ -222,7 +233,7 @@ def main():
             rec = {'step': step, 'tokens': step * tokens_per_step, 'lr': lr, 'loss': float(loss), 'grad_norm': float(norm),
                    'tokens_per_s': tokens_per_step / max(dt, 1e-9), 'elapsed_s': time.perf_counter() - start}
             if val is not None and (step % cfg['eval_interval'] == 0 or step == steps):
-                rec['val_loss'] = evaluate(model, val, bsz, t, cfg['eval_batches'])
+                rec['val_loss'] = evaluate(model, val, bsz, t, cfg['eval_batches'], precision)
             log.write(json.dumps(rec) + '\n')
             if step == 1 or step % 50 == 0 or step == steps:
                 print(f'pytorch step {step}: loss {rec["loss"]:.4f}' + (f' val {rec["val_loss"]:.4f}' if 'val_loss' in rec else ''), file=sys.stderr)
@@ -230,7 +241,7 @@ def main():
     weights = [compare_weights(model, d) for d in args.compare]
     for w in weights:
         print(f'final weights vs {w["run"]}: max relative difference {w["max_rel_weight_diff"]:.2e} ({w["tensor"]})', file=sys.stderr)
-    print(json.dumps({'system': 'pytorch', 'torch': torch.__version__, 'optimizer': args.optimizer, 'threads': torch.get_num_threads(), 'steps': steps,
+    print(json.dumps({'system': 'pytorch', 'torch': torch.__version__, 'precision': precision, 'optimizer': args.optimizer, 'threads': torch.get_num_threads(), 'steps': steps,
                       'metrics': metrics_path, 'elapsed_s': elapsed, 'tokens_per_s': steps * tokens_per_step / elapsed,
                       'final_loss': float(loss), 'weights': weights}))
 
