@@ -132,3 +132,22 @@ test('train, generate and plot load under plain Node >= 22.18 type stripping', {
     assert.match(r.stdout, new RegExp(`^${name}: `));
   }
 });
+
+test('train --precision: bf16 on the native backend says so in its first line and summary; bf16 on the cpu backend is a one-line error', async () => {
+  const bad = runPipeline('train', ['--config', cfgPath, '--backend', 'cpu', '--precision', 'bf16', '--out', join(dir, 'bf16-cpu'), '--quiet']);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr.trim(), /^train: error: --precision bf16: the cpu backend has no bf16 matmuls .*use --backend native, or --precision fp32$/);
+  assert.ok(!existsSync(join(dir, 'bf16-cpu', 'state.json')), 'nothing trained');
+  const { tryLoadNative } = await import('../src/backends/native/addon.ts');
+  if (!tryLoadNative()) return; // no native addon: the bf16 path is covered by test/native-bf16.test.ts where it exists
+  const { bf16Support } = await import('../src/backends/native/precision.ts');
+  const support = bf16Support();
+  const r = runPipeline('train', ['--config', cfgPath, '--backend', 'native', '--precision', 'auto', '--max-steps', '2', '--out', join(dir, 'auto')]);
+  assert.equal(r.status, 0, r.stderr);
+  const p = summaryOf(r).precision as { setting: string; precision: string; onednn?: { isa: string } };
+  const expected = support.available && support.hardwareBf16 ? 'bf16' : 'fp32';
+  assert.equal(p.setting, 'auto');
+  assert.equal(p.precision, expected, `auto on this CPU (${support.isa ?? support.reason})`);
+  const first = r.stderr.split('\n').find((l) => l.startsWith('[train] model:')) ?? '';
+  assert.match(first, expected === 'bf16' ? /matmuls bf16 with fp32 accumulation \(oneDNN [\d.]+, \w+/ : /fp32/);
+});
