@@ -168,6 +168,39 @@ function packSpecials(texts: readonly string[]): { bytes: Uint8Array; lens: Int3
 /** Frees native memory of objects dropped without `release()`. */
 const finalizers = new FinalizationRegistry<() => void>((free) => free());
 
+/**
+ * A thread-bound native object (encoder, counter, tally): its handle, freed
+ * by `release()` or, when the object is dropped, by the FinalizationRegistry.
+ */
+abstract class NativeHandle {
+  private handle: number;
+  private readonly token = {};
+  private readonly free: (handle: number) => void;
+  /** The message for use after release, e.g. "NativeEncoder: this encoder has been released". */
+  private readonly releasedMessage: string;
+
+  protected constructor(handle: number, free: (handle: number) => void, releasedMessage: string) {
+    this.handle = handle;
+    this.free = free;
+    this.releasedMessage = releasedMessage;
+    finalizers.register(this, () => free(handle), this.token);
+  }
+
+  /** Frees the native memory; the object cannot be used afterwards. Idempotent. */
+  release(): void {
+    if (this.handle === 0) return;
+    this.free(this.handle);
+    finalizers.unregister(this.token);
+    this.handle = 0;
+  }
+
+  /** The handle, or an Error after `release()`. */
+  protected live(): number {
+    if (this.handle === 0) throw new Error(this.releasedMessage);
+    return this.handle;
+  }
+}
+
 function checkBytes(bytes: unknown, what: string): asserts bytes is Uint8Array {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what}: bytes must be a Uint8Array (or Buffer)`);
 }
@@ -178,25 +211,22 @@ function checkBytes(bytes: unknown, what: string): asserts bytes is Uint8Array {
  * thread from the (structured-clonable) spec. Call `release()` when done
  * (a dropped encoder is freed eventually, by a FinalizationRegistry).
  */
-export class NativeEncoder {
+export class NativeEncoder extends NativeHandle {
   readonly spec: EncoderSpec;
-  private handle: number;
   private readonly narrow: boolean;
-  private readonly token = {};
 
   /** `cacheSlotsLog2`: pretoken cache size (2^n 32-byte slots; default DEFAULT_CACHE_SLOTS_LOG2). */
   constructor(spec: EncoderSpec, options: { cacheSlotsLog2?: number } = {}) {
     const a = addon();
-    this.spec = spec;
     const specials = packSpecials(spec.specials.map((s) => s.text));
     const handle = a.tokEncoderCreate(
       spec.vocabSize, spec.byteToId, spec.merges, joinableJunctions(spec),
       specials.bytes, specials.lens, Int32Array.from(spec.specials, (s) => s.id),
       options.cacheSlotsLog2 ?? DEFAULT_CACHE_SLOTS_LOG2,
     );
-    this.handle = handle;
+    super(handle, (h) => a.tokEncoderRelease(h), 'NativeEncoder: this encoder has been released');
+    this.spec = spec;
     this.narrow = dtypeForVocab(spec.vocabSize) === 'uint16';
-    finalizers.register(this, () => a.tokEncoderRelease(handle), this.token);
   }
 
   /**
@@ -209,16 +239,17 @@ export class NativeEncoder {
     checkBytes(bytes, 'NativeEncoder.encodeUnit');
     if (out !== null && !(out instanceof ArrayBuffer)) throw new TypeError('NativeEncoder.encodeUnit: out must be an ArrayBuffer or null');
     const a = addon();
+    const handle = this.live();
     let n: number;
     try {
-      n = a.tokEncode(this.live(), bytes, out, this.narrow);
+      n = a.tokEncode(handle, bytes, out, this.narrow);
     } catch (e) {
       if ((e as { code?: unknown }).code === 'LMPIPE_MISSING_BYTE') throw new UserError((e as Error).message);
       throw e;
     }
     if (n >= 0) return this.narrow ? new Uint16Array(out as ArrayBuffer, 0, n) : new Uint32Array(out as ArrayBuffer, 0, n);
     const ids = this.narrow ? new Uint16Array(-n - 1) : new Uint32Array(-n - 1);
-    a.tokTakeIds(this.handle, ids);
+    a.tokTakeIds(handle, ids);
     return ids;
   }
 
@@ -226,37 +257,20 @@ export class NativeEncoder {
   info(): { invalidUtf8: number; cacheResets: number; cacheEntries: number; cacheSlots: number } {
     return addon().tokEncoderInfo(this.live());
   }
-
-  /** Frees the native tables; the encoder cannot be used afterwards. Idempotent. */
-  release(): void {
-    if (this.handle === 0) return;
-    addon().tokEncoderRelease(this.handle);
-    finalizers.unregister(this.token);
-    this.handle = 0;
-  }
-
-  private live(): number {
-    if (this.handle === 0) throw new Error('NativeEncoder: this encoder has been released');
-    return this.handle;
-  }
 }
 
 /**
  * A native pretoken counter for one list of special tokens (what a count
  * task does, natively). Thread-bound like `NativeEncoder`.
  */
-export class NativeCounter {
+export class NativeCounter extends NativeHandle {
   readonly specialTokens: readonly string[];
-  private handle: number;
-  private readonly token = {};
 
   constructor(specialTokens: readonly string[]) {
     const a = addon();
-    this.specialTokens = [...specialTokens];
     const specials = packSpecials(specialTokens);
-    const handle = a.tokCounterCreate(specials.bytes, specials.lens);
-    this.handle = handle;
-    finalizers.register(this, () => a.tokCounterRelease(handle), this.token);
+    super(a.tokCounterCreate(specials.bytes, specials.lens), (h) => a.tokCounterRelease(h), 'NativeCounter: this counter has been released');
+    this.specialTokens = [...specialTokens];
   }
 
   /**
@@ -269,21 +283,12 @@ export class NativeCounter {
     if (!Number.isInteger(length) || length < 0 || length > bytes.length) {
       throw new RangeError(`NativeCounter.count: length ${length} is outside 0..${bytes.length}`);
     }
-    if (this.handle === 0) throw new Error('NativeCounter: this counter has been released');
-    const r = addon().tokCount(this.handle, bytes, length);
+    const r = addon().tokCount(this.live(), bytes, length);
     const s = r.stats;
     return {
       counts: { bytes: r.bytes, lens: r.lens, counts: r.counts },
       stats: { bytes: s[0], pretokens: s[1], pieces: s[2], specials: s[3], invalidUtf8: s[4] },
     };
-  }
-
-  /** Frees the native table. Idempotent. */
-  release(): void {
-    if (this.handle === 0) return;
-    addon().tokCounterRelease(this.handle);
-    finalizers.unregister(this.token);
-    this.handle = 0;
   }
 }
 
@@ -297,16 +302,11 @@ export class NativeCounter {
  * which also reads and cuts the input: in TypeScript the tally took 40% of
  * a 2 GB run. Thread-bound like `NativeCounter`.
  */
-export class NativeTally {
-  private handle: number;
-  private readonly token = {};
-
+export class NativeTally extends NativeHandle {
   constructor() {
     const a = addon();
     if (typeof a.tokTallyCreate !== 'function') throw new Error('native tokenizer: the addon was built without the pretoken tally; rebuild it (npm run build:native)');
-    const handle = a.tokTallyCreate();
-    this.handle = handle;
-    finalizers.register(this, () => a.tokTallyRelease(handle), this.token);
+    super(a.tokTallyCreate(), (h) => a.tokTallyRelease(h), 'NativeTally: this tally has been released');
   }
 
   /**
@@ -327,19 +327,6 @@ export class NativeTally {
   take(): PretokenCounts {
     const r = addon().tokTallyTake(this.live());
     return { bytes: r.bytes, lens: r.lens, counts: r.counts };
-  }
-
-  /** Frees the native table. Idempotent. */
-  release(): void {
-    if (this.handle === 0) return;
-    addon().tokTallyRelease(this.handle);
-    finalizers.unregister(this.token);
-    this.handle = 0;
-  }
-
-  private live(): number {
-    if (this.handle === 0) throw new Error('NativeTally: this tally has been released');
-    return this.handle;
   }
 }
 
