@@ -137,6 +137,17 @@ export interface TokenWriteOptions {
  * Streams token ids into a token file (or to stdout for `-`, where no
  * sidecar is written; `close` still returns the metadata).
  */
+/** Occurrences of `id` in `ids`; a typed array is searched with its native indexOf (2-5x a JS loop: this runs on the writer's main thread). */
+function occurrences(ids: ArrayLike<number>, id: number): number {
+  let n = 0;
+  if (ids instanceof Uint16Array || ids instanceof Uint32Array || ids instanceof Int32Array) {
+    for (let i = ids.indexOf(id); i >= 0; i = ids.indexOf(id, i + 1)) n++;
+    return n;
+  }
+  for (let i = 0; i < ids.length; i++) if (ids[i] === id) n++;
+  return n;
+}
+
 export class TokenFileWriter {
   readonly path: string;
   readonly dtype: TokenDtype;
@@ -191,12 +202,7 @@ export class TokenFileWriter {
     if (ids.length === 0) return;
     const bytes = toBytes(ids, this.dtype, this.info.vocabSize, !fromEncoder);
     this.tokens += ids.length;
-    if (this.separatorId >= 0) {
-      const sep = this.separatorId;
-      let n = 0;
-      for (let i = 0; i < ids.length; i++) if (ids[i] === sep) n++;
-      this.documents += n;
-    }
+    if (this.separatorId >= 0) this.documents += occurrences(ids, this.separatorId);
     if (this.fd !== null) {
       try {
         writeAllSync(this.fd, bytes, this.path, this.fileBytes);
