@@ -32,15 +32,20 @@ const WINDOW = 64 << 10;
 const NEWLINE = 0x0a;
 
 /** The first safe boundary at or after `offset` in `file`: a text cut, a line start (JSON Lines), a row group start (Parquet), or the file's end. */
-async function safeBoundary(file: InputFile, offset: number, specials: SpecialMatcher): Promise<number> {
+async function safeBoundary(file: InputFile, offset: number, specials: SpecialMatcher, rowGroups: Map<string, number[]>): Promise<number> {
   if (offset <= 0 || offset >= file.size) return Math.max(0, Math.min(offset, file.size));
   // A compressed file is not cut: it goes whole to the shard its start falls in.
   if (!isSplittable(file.path)) return file.size;
   const handle = await open(file.path, 'r');
   try {
     if (formatOf(file.path).records === 'parquet') {
-      const { parquetRowGroupStarts } = await import('./formats/parquet.ts');
-      const starts = (await parquetRowGroupStarts(handle, file.path, file.size)).filter((s) => s >= offset);
+      let all = rowGroups.get(file.path);
+      if (!all) {
+        const { parquetRowGroupStarts } = await import('./formats/parquet.ts');
+        all = await parquetRowGroupStarts(handle, file.path, file.size);
+        rowGroups.set(file.path, all);
+      }
+      const starts = all.filter((s) => s >= offset);
       return starts.length > 0 ? Math.min(...starts) : file.size;
     }
     if (!isPlainText(file.path)) return await nextLineStart(handle, file, offset);
@@ -83,11 +88,13 @@ export async function shardBoundaries(files: readonly InputFile[], count: number
   if (files.some((f) => f.path === '-' || f.size < 0)) throw new UserError('stdin cannot be sharded (each shard reads its own byte range): pass files');
   const total = files.reduce((t, f) => t + f.size, 0);
   const out: StreamPosition[] = [{ file: 0, offset: 0 }];
+  // A Parquet file's row group starts, read from its footer once for all the boundaries inside it.
+  const rowGroups = new Map<string, number[]>();
   for (let k = 1; k < count; k++) {
     let target = Math.floor((k * total) / count);
     let i = 0;
     while (i < files.length && target >= files[i].size) { target -= files[i].size; i++; }
-    let pos: StreamPosition = i >= files.length ? { file: files.length, offset: 0 } : { file: i, offset: await safeBoundary(files[i], target, specials) };
+    let pos: StreamPosition = i >= files.length ? { file: files.length, offset: 0 } : { file: i, offset: await safeBoundary(files[i], target, specials, rowGroups) };
     if (pos.file < files.length && pos.offset >= files[pos.file].size) pos = { file: pos.file + 1, offset: 0 };
     // Boundaries never go backwards (a moved boundary may pass the next target).
     const prev = out[out.length - 1];
