@@ -9,7 +9,11 @@
  * warm-up run; the 2/1 scaling is reported best/best and as the median of
  * the alternating pairs' ratios (the figure least moved by other jobs).
  *
- *   npx tsx bench/encode.ts [--reps N] [--js-mb MB] [--stream-gb GB]
+ *   npx tsx bench/encode.ts [--reps N] [--js-mb MB] [--stream-gb GB] [--corpus FILE]...
+ *
+ * --corpus adds a text file to the two shared corpora (repeatable): diverse
+ * text, e.g. the SpamAssassin bodies that `bench/tokenizer-core.ts
+ * --write-corpora DIR` writes.
  *
  * --stream-gb streams GB gigabytes (books.txt read repeatedly) through the
  * 2-worker pipeline into a token file in a child process (as
@@ -20,7 +24,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BpeEncoder } from '../src/tokenizer/bpe-encode.ts';
@@ -48,6 +52,7 @@ const { values: args } = parseArgs({
     'stream-gb': { type: 'string', default: '0' },
     engine: { type: 'string', default: 'auto' },
     'stream-child': { type: 'string' },
+    corpus: { type: 'string', multiple: true },
   },
 });
 
@@ -176,8 +181,9 @@ async function main(): Promise<void> {
     log(`pool start-up with ${workers} worker(s): ${startupMs[workers].toFixed(0)} ms`);
   }
   const binDir = mkdtempSync(join(tmpdir(), 'lmpipe-bench-bin-'));
-  for (const name of ['tinystories.txt', 'books.txt']) {
-    const path = sharedPath('corpora', name);
+  const inputs = [...(['tinystories.txt', 'books.txt'].map((n) => sharedPath('corpora', n))), ...(args.corpus ?? [])];
+  for (const path of inputs) {
+    const name = basename(path);
     const buf = readFileSync(path);
     const text = buf.toString('utf8');
     const mb = buf.length / 1e6;
@@ -194,7 +200,9 @@ async function main(): Promise<void> {
     const one = await best(reps, buf.length, () => new BpeEncoder(tok.encoderSpec()).encodeBytes(buf));
     const equalTiktoken = sameIds(one.result, tk.result);
     const equalJs = sameIds(one.result.subarray(0, jt.result.length), jt.result);
-    log(`  lmpipe in-process      ${one.mbps.toFixed(2)} MB/s  ids = tiktoken: ${equalTiktoken}, = js-tiktoken (its sample): ${equalJs}`);
+    // tiktoken gets a JS string: invalid UTF-8 (latin-1 mail) arrives as U+FFFD, so ids can only match valid text.
+    const validUtf8 = Buffer.from(text, 'utf8').equals(buf);
+    log(`  lmpipe in-process      ${one.mbps.toFixed(2)} MB/s  ids = tiktoken: ${equalTiktoken}, = js-tiktoken (its sample): ${equalJs}${validUtf8 ? '' : ' (the text holds invalid UTF-8, which the peers see as U+FFFD)'}`);
 
     // The pool runs read a small corpus several times (as several input
     // files) so that each timed run lasts long enough to measure. Each pool
@@ -244,6 +252,7 @@ async function main(): Promise<void> {
       // tiktoken's Rust regex does not count U+FEFF as whitespace (JS, the spec here, does), so a BOM inside text can differ.
       idsEqualTiktoken: equalTiktoken,
       idsEqualJsTiktokenSample: equalJs,
+      validUtf8,
       binIdsEqualInProcess: poolsEqual,
       mbps: {
         tiktoken: tk.mbps,

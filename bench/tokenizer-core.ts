@@ -9,6 +9,7 @@
  *
  *   npx tsx bench/tokenizer-core.ts [--corpus FILE]... [--shared] [--sotu] [--spam-dir DIR]
  *                                   [--max-mb 16] [--reps 3] [--cache-log2 16,17,18,19] [--no-tiktoken] [--cpu-time]
+ *                                   [--write-corpora DIR]
  *
  * Corpora: every `--corpus` file, the shared corpora with `--shared`
  * (`../shared/corpora/*.txt`, or LMPIPE_SHARED), the State of the Union
@@ -22,6 +23,9 @@
  *
  * which joins its `data/<set>/*.txt` messages (sorted) with "\n<|endoftext|>\n"
  * in memory (or write that file yourself and pass it with --corpus).
+ * `--write-corpora DIR` writes each corpus as built (whole, not cut to
+ * --max-mb) to DIR/<name>.txt and exits: the same texts for other benches
+ * (bench/encode.ts --corpus, bench/shards.ts --input).
  *
  * Each corpus is cut to its first `--max-mb` MB (at a line end) and encoded
  * as one unit. "Cold cache": every repetition builds a fresh encoder, so the
@@ -34,7 +38,7 @@
  * the first unit (one byte) encoded, addon load and class table included.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -213,6 +217,16 @@ function cpuModel(): string {
 function main(): void {
   if (process.argv.includes('--startup-child')) {
     startupChild(process.argv[process.argv.indexOf('--startup-child') + 1]);
+    return;
+  }
+  const dumpDir = flag('--write-corpora');
+  if (dumpDir !== undefined) {
+    mkdirSync(dumpDir, { recursive: true });
+    for (const { name, bytes } of corpora(Infinity)) {
+      const file = join(dumpDir, `${name.replace(/ \(.*\)$/, '').replace(/\.txt$/, '').replace(/[^A-Za-z0-9._-]+/g, '-')}.txt`);
+      writeFileSync(file, bytes);
+      process.stderr.write(`${file}: ${r2(bytes.length / 1e6)} MB\n`);
+    }
     return;
   }
   const reps = Number(flag('--reps') ?? 3);

@@ -167,3 +167,79 @@ test('read → cut → encode and read → cut → count on edge inputs: empty, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('chunk recycling: only the reader\'s chunk sizes are kept, each buffer once, within the bound; a recycled buffer is handed out again', async () => {
+  const { chunkBuffer, recycleChunk, CHUNK_HEADROOM } = await import('../src/stages/formats/chunks.ts');
+  const size = (300 << 10) + 17; // a size no other test asks for
+  const a = chunkBuffer(size);
+  assert.equal(a.length, size);
+  assert.equal(a.byteOffset, CHUNK_HEADROOM);
+  recycleChunk(a.buffer);
+  recycleChunk(a.buffer); // a second hand-back of the same memory is ignored
+  const b = chunkBuffer(size);
+  assert.equal(b.buffer, a.buffer, 'the spare is reused');
+  const c = chunkBuffer(size);
+  assert.notEqual(c.buffer, a.buffer, 'the memory was handed out once');
+  recycleChunk(new ArrayBuffer(CHUNK_HEADROOM + size + 1)); // not a chunk size
+  assert.notEqual(chunkBuffer(size + 1).buffer.byteLength, 0);
+  const d = chunkBuffer(size);
+  assert.equal(d.buffer.byteLength, CHUNK_HEADROOM + size);
+  // The bound: handing back far more than 24 MB keeps only the newest.
+  const many = Array.from({ length: 120 }, () => chunkBuffer(size));
+  for (const m of many) recycleChunk(m.buffer);
+  const back = new Set(Array.from({ length: 120 }, () => chunkBuffer(size).buffer));
+  const reused = many.filter((m) => back.has(m.buffer)).length;
+  assert.ok(reused > 0 && reused <= Math.floor((24 << 20) / (CHUNK_HEADROOM + size)), `kept ${reused}`);
+  assert.ok(back.has(many[many.length - 1].buffer) && !back.has(many[0].buffer), 'the oldest spares made room');
+});
+
+test('read → cut → encode → write recycles each unit\'s memory into later reads: the token file equals the in-process ids (0, 1, 2 workers)', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { resolveInputs } = await import('../src/stages/read-inputs.ts');
+  const { readFiles } = await import('../src/stages/read.ts');
+  const { encodeCut } = await import('../src/tokenizer/encode-files.ts');
+  const { encodeUnits } = await import('../src/stages/encode-units.ts');
+  const { writeTokens } = await import('../src/stages/write-tokens.ts');
+  const { TokenFileWriter } = await import('../src/tokenizer/token-file.ts');
+  const { TokenFileReader } = await import('../src/tokenizer/token-reader.ts');
+  const { trainBpe } = await import('../src/tokenizer/bpe-train.ts');
+  const { Tokenizer } = await import('../src/tokenizer/tokenizer.ts');
+  const { sotuText } = await import('./helpers/sotu.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'lmpipe-recycle-'));
+  try {
+    const text = sotuText({ maxBytes: 3 << 20 });
+    const trained = await trainBpe({ input: enc.encode(text.slice(0, 400_000)), vocabSize: 600, specialTokens: ['<|endoftext|>'], workers: 0 });
+    const tok = Tokenizer.fromVocabMerges(trained.vocab, trained.merges, ['<|endoftext|>']);
+    const second = sotuText({ maxBytes: 1 << 20, skipAddresses: 150 });
+    writeFileSync(join(dir, 'a.txt'), text);
+    writeFileSync(join(dir, 'b.txt'), second);
+    const files = await resolveInputs([join(dir, 'a.txt'), join(dir, 'b.txt')]);
+    assert.equal(files.length, 2);
+    const want = [...tok.encodeToIds(text), ...tok.encodeToIds(second)];
+    const unitBytes = 80 << 10; // ~80 units, each read chunk of a recyclable size
+    for (const workers of [0, 1, 2]) {
+      const out = join(dir, `w${workers}.bin`);
+      const writer = new TokenFileWriter(out, { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens });
+      const encode = encodeUnits({ spec: tok.encoderSpec(), workers });
+      await encode.start();
+      try {
+        await runChain(chain(readFiles({ files, chunkBytes: unitBytes }), encodeCut(tok.encoderSpec(), unitBytes), encode, writeTokens(writer)), {
+          signal: new AbortController().signal, log: () => {}, warn: () => {},
+        });
+      } finally {
+        await encode.close();
+      }
+      await writer.close();
+      const r = new TokenFileReader(out, { requireSidecar: true });
+      try {
+        assert.deepEqual(Array.from(r.readAll()), want, `workers ${workers}`);
+      } finally {
+        r.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

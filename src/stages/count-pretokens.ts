@@ -13,6 +13,7 @@ import { OrderedPool } from '../pipeline/worker-pool.ts';
 import { addCountStats, emptyCountStats, type CountStats, type PretokenCounts } from '../tokenizer/pretoken-count.ts';
 import countTask, { type CountTask, type CountTaskResult } from '../tokenizer/pretoken-count-worker.ts';
 import type { Unit } from './items.ts';
+import { recycleChunk } from './formats/chunks.ts';
 import { resolveEngine, type TokenizerEngine } from '../tokenizer/tokenizer-engine.ts';
 import { createUnitTally, type UnitTally } from '../tokenizer/native-tokenizer.ts';
 
@@ -70,7 +71,11 @@ export function countPretokens(o: CountPretokensOptions): CountStage {
           yield { data: u.data, specialTokens, engine };
         }
       }
-      for await (const r of pool.map(tasks())) yield { ...r, continues: continues.shift() as boolean, engine };
+      for await (const { spent, ...r } of pool.map(tasks())) {
+        // The unit's bytes are counted: their memory can hold the reader's next chunk.
+        if (spent) recycleChunk(spent);
+        yield { ...r, continues: continues.shift() as boolean, engine };
+      }
     },
   };
 }

@@ -21,6 +21,8 @@ export interface CountTask {
 export interface CountTaskResult {
   counts: PretokenCounts;
   stats: CountStats;
+  /** The unit's memory, done with (moved back from a worker): the caller may reuse it. */
+  spent?: ArrayBuffer;
 }
 
 /** The counter of this thread, rebuilt when the special tokens or the engine change. */
@@ -36,10 +38,11 @@ export default function countTask(task: CountTask): CountTaskResult {
     counterKey = key;
   }
   const { counts, stats } = counter.count(task.data, task.data.length);
-  const result: CountTaskResult = { counts, stats };
+  const spent = task.data.buffer instanceof ArrayBuffer ? task.data.buffer : undefined;
+  const result: CountTaskResult = { counts, stats, ...(spent ? { spent } : {}) };
   if (isMainThread) return result;
   return Piscina.move({
-    [Piscina.transferableSymbol]: [counts.bytes.buffer, counts.lens.buffer, counts.counts.buffer],
+    [Piscina.transferableSymbol]: [counts.bytes.buffer, counts.lens.buffer, counts.counts.buffer, ...(spent ? [spent] : [])],
     [Piscina.valueSymbol]: result,
   } as unknown as ArrayBuffer) as unknown as CountTaskResult;
 }
