@@ -13,6 +13,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "layout.h"
+#include "napi_args.h"
 #include "pool.h"
 
 #if defined(__GLIBC__)
@@ -41,89 +42,18 @@ namespace {
 
 using lmp::kernels;
 
-class Args {
+// The training kernels' arguments: typed arrays with a minimum length (the
+// tensor's element count), sizes and shapes (napi_args.h).
+class Args : public lmp::NapiArgs {
  public:
-  Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), fn_(fn) {}
-
-  [[noreturn]] void fail(size_t i, const std::string& what) const {
-    throw Napi::TypeError::New(info_.Env(), std::string("lmpipe native ") + fn_ + ": argument " +
-                                                std::to_string(i) + " " + what);
-  }
-
-  Napi::TypedArray typed(size_t i) const {
-    if (i >= info_.Length() || !info_[i].IsTypedArray()) fail(i, "must be a typed array");
-    return info_[i].As<Napi::TypedArray>();
-  }
-
-  template <class T>
-  T* array(size_t i, napi_typedarray_type type, const char* tname, int64_t min_len) const {
-    Napi::TypedArray t = typed(i);
-    if (t.TypedArrayType() != type) fail(i, std::string("must be a ") + tname);
-    if (static_cast<int64_t>(t.ElementLength()) < min_len)
-      fail(i, std::string("has ") + std::to_string(t.ElementLength()) + " elements, needs " +
-                  std::to_string(min_len));
-    return reinterpret_cast<T*>(static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());
-  }
-
-  float* f32(size_t i, int64_t min_len) const {
-    return array<float>(i, napi_float32_array, "Float32Array", min_len);
-  }
-  int32_t* i32(size_t i, int64_t min_len) const {
-    return array<int32_t>(i, napi_int32_array, "Int32Array", min_len);
-  }
-  uint8_t* u8(size_t i, int64_t min_len) const {
-    return array<uint8_t>(i, napi_uint8_array, "Uint8Array", min_len);
-  }
-
-  // Any typed array; its element size in `elem`.
-  void* raw(size_t i, int* elem, int64_t* length) const {
-    Napi::TypedArray t = typed(i);
-    *elem = static_cast<int>(t.ElementSize());
-    *length = static_cast<int64_t>(t.ElementLength());
-    return static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-  }
-
-  double num(size_t i) const {
-    if (i >= info_.Length() || !info_[i].IsNumber()) fail(i, "must be a number");
-    return info_[i].As<Napi::Number>().DoubleValue();
-  }
-
-  int64_t size(size_t i) const {
-    double v = num(i);
-    if (!(v >= 0) || v != std::floor(v) || v > 9007199254740991.0) fail(i, "must be a non-negative integer");
-    return static_cast<int64_t>(v);
-  }
-
-  int64_t integer(size_t i) const {
-    double v = num(i);
-    if (v != std::floor(v) || std::fabs(v) > 9007199254740991.0) fail(i, "must be an integer");
-    return static_cast<int64_t>(v);
-  }
-
-  bool flag(size_t i) const {
-    if (i >= info_.Length()) fail(i, "is missing");
-    return info_[i].ToBoolean().Value();
-  }
-
-  std::vector<int64_t> ints(size_t i) const {
-    if (i >= info_.Length() || !info_[i].IsArray()) fail(i, "must be an array of integers");
-    Napi::Array a = info_[i].As<Napi::Array>();
-    std::vector<int64_t> out(a.Length());
-    for (uint32_t j = 0; j < a.Length(); ++j) {
-      Napi::Value v = a.Get(j);
-      if (!v.IsNumber()) fail(i, "must be an array of integers");
-      double d = v.As<Napi::Number>().DoubleValue();
-      if (d != std::floor(d)) fail(i, "must be an array of integers");
-      out[j] = static_cast<int64_t>(d);
-    }
-    return out;
-  }
-
-  Napi::Env env() const { return info_.Env(); }
-
- private:
-  const Napi::CallbackInfo& info_;
-  const char* fn_;
+  using NapiArgs::NapiArgs;
+  using NapiArgs::i32;
+  using NapiArgs::u8;
+  float* f32(size_t i, int64_t min_len) const { return array_min<float>(i, napi_float32_array, "Float32Array", min_len); }
+  int32_t* i32(size_t i, int64_t min_len) const { return array_min<int32_t>(i, napi_int32_array, "Int32Array", min_len); }
+  uint8_t* u8(size_t i, int64_t min_len) const { return array_min<uint8_t>(i, napi_uint8_array, "Uint8Array", min_len); }
+  // A non-negative safe integer (a size or count).
+  int64_t size(size_t i) const { return static_cast<int64_t>(index(i)); }
 };
 
 int64_t product(const std::vector<int64_t>& v) {
@@ -183,8 +113,8 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Args a(info, "matmul");
   const int64_t batch = a.size(3), m = a.size(6), n = a.size(7), k = a.size(8);
   const bool ta = a.flag(9), tb = a.flag(10);
-  const double* aoffd = a.array<double>(4, napi_float64_array, "Float64Array", batch);
-  const double* boffd = a.array<double>(5, napi_float64_array, "Float64Array", batch);
+  const double* aoffd = a.array_min<double>(4, napi_float64_array, "Float64Array", batch);
+  const double* boffd = a.array_min<double>(5, napi_float64_array, "Float64Array", batch);
   int ea, eb;
   int64_t la, lb;
   a.raw(0, &ea, &la);

@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "../napi_args.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -464,32 +466,7 @@ Line extract_line(const uint8_t* p, const uint8_t* end, uint8_t*& o, uint8_t* oe
   return Line::kDocument;
 }
 
-class Args {
- public:
-  Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), fn_(fn) {}
-  [[noreturn]] void fail(size_t i, const std::string& what) const {
-    throw Napi::TypeError::New(info_.Env(), std::string("lmpipe native ") + fn_ + ": argument " + std::to_string(i) +
-                                                " " + what);
-  }
-  uint8_t* u8(size_t i, size_t* len) const {
-    if (i >= info_.Length() || !info_[i].IsTypedArray()) fail(i, "must be a Uint8Array");
-    Napi::TypedArray t = info_[i].As<Napi::TypedArray>();
-    if (t.TypedArrayType() != napi_uint8_array) fail(i, "must be a Uint8Array");
-    *len = t.ElementLength();
-    return static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-  }
-  size_t index(size_t i, size_t max) const {
-    if (i >= info_.Length() || !info_[i].IsNumber()) fail(i, "must be a number");
-    const double v = info_[i].As<Napi::Number>().DoubleValue();
-    if (!(v >= 0) || v != std::floor(v) || v > static_cast<double>(max))
-      fail(i, "must be an integer in [0, " + std::to_string(max) + "]");
-    return static_cast<size_t>(v);
-  }
-
- private:
-  const Napi::CallbackInfo& info_;
-  const char* fn_;
-};
+using Args = NapiArgs;
 
 bool overlap(const uint8_t* a, size_t na, const uint8_t* b, size_t nb) {
   const uintptr_t x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
@@ -516,12 +493,8 @@ Napi::Value JsonlExtract(const Napi::CallbackInfo& info) {
   const uint8_t* sep = a.u8(4, &sep_len);
   uint8_t* out = a.u8(5, &out_len);
   const size_t out_from = a.index(6, out_len);
-  if (info.Length() < 8 || !info[7].IsTypedArray() || info[7].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    a.fail(7, "must be a Float64Array");
-  Napi::TypedArray rt = info[7].As<Napi::TypedArray>();
-  res_len = rt.ElementLength();
+  double* result = a.f64(7, &res_len);
   if (res_len < 5) a.fail(7, "must have at least 5 elements");
-  double* result = reinterpret_cast<double*>(static_cast<uint8_t*>(rt.ArrayBuffer().Data()) + rt.ByteOffset());
   // The output is written while the input is read: they must not overlap.
   if (overlap(out, out_len, src, src_len)) a.fail(5, "must not share memory with argument 0");
   if (overlap(out, out_len, field, field_len)) a.fail(5, "must not share memory with argument 3");

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../napi_args.h"
 #include "tok_core.h"
 
 namespace lmp {
@@ -22,45 +23,19 @@ namespace {
 thread_local std::vector<std::unique_ptr<Encoder>> t_encoders;
 thread_local std::vector<std::unique_ptr<Counter>> t_counters;
 
-class Args {
+// The tokenizer's arguments (napi_args.h) and its handles, owned by the calling thread.
+class Args : public NapiArgs {
  public:
-  Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), fn_(fn) {}
-  [[noreturn]] void fail(size_t i, const std::string& what) const {
-    throw Napi::TypeError::New(info_.Env(), std::string("lmpipe native ") + fn_ + ": argument " + std::to_string(i) +
-                                                " " + what);
-  }
-  [[noreturn]] void error(const std::string& what) const {
-    throw Napi::Error::New(info_.Env(), std::string("lmpipe native ") + fn_ + ": " + what);
-  }
-  template <class T>
-  T* array(size_t i, napi_typedarray_type type, const char* tname, size_t* len) const {
-    if (i >= info_.Length() || !info_[i].IsTypedArray()) fail(i, std::string("must be a ") + tname);
-    Napi::TypedArray t = info_[i].As<Napi::TypedArray>();
-    if (t.TypedArrayType() != type) fail(i, std::string("must be a ") + tname);
-    *len = t.ElementLength();
-    return reinterpret_cast<T*>(static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());
-  }
-  const uint8_t* u8(size_t i, size_t* len) const { return array<uint8_t>(i, napi_uint8_array, "Uint8Array", len); }
-  const int32_t* i32(size_t i, size_t* len) const { return array<int32_t>(i, napi_int32_array, "Int32Array", len); }
-  const uint32_t* u32(size_t i, size_t* len) const { return array<uint32_t>(i, napi_uint32_array, "Uint32Array", len); }
-  double num(size_t i) const {
-    if (i >= info_.Length() || !info_[i].IsNumber()) fail(i, "must be a number");
-    return info_[i].As<Napi::Number>().DoubleValue();
-  }
-  size_t index(size_t i, double max) const {
-    const double v = num(i);
-    if (!(v >= 0) || v != std::floor(v) || v > max) fail(i, "must be an integer in [0, " + std::to_string(static_cast<long long>(max)) + "]");
-    return static_cast<size_t>(v);
-  }
+  using NapiArgs::NapiArgs;
   Encoder* encoder(size_t i) const {
-    const size_t h = index(i, 9007199254740991.0);
+    const size_t h = index(i);
     if (h == 0 || h > t_encoders.size()) fail(i, "is not an encoder handle of this thread");
     Encoder* e = t_encoders[h - 1].get();
     if (e == nullptr) error("this encoder has been released");
     return e;
   }
   Counter* counter(size_t i) const {
-    const size_t h = index(i, 9007199254740991.0);
+    const size_t h = index(i);
     if (h == 0 || h > t_counters.size()) fail(i, "is not a counter handle of this thread");
     Counter* c = t_counters[h - 1].get();
     if (c == nullptr) error("this counter has been released");
@@ -69,10 +44,6 @@ class Args {
   void need_classes() const {
     if (!classes_ready()) error("the character class table is not set (call tokSetClasses first)");
   }
-
- private:
-  const Napi::CallbackInfo& info_;
-  const char* fn_;
 };
 
 // Concatenated special-token bytes and lengths: checks they agree.

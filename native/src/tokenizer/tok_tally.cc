@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "../napi_args.h"
 #include "tok_core.h"
 
 namespace lmp {
@@ -34,40 +35,23 @@ thread_local std::vector<std::unique_ptr<Tally>> t_tallies;
 
 constexpr double kMaxCount = 9007199254740992.0;  // 2^53: doubles are exact up to here
 
-[[noreturn]] void type_error(const Napi::Env& env, const char* fn, const std::string& what) {
-  throw Napi::TypeError::New(env, std::string("lmpipe native ") + fn + ": " + what);
-}
-
-[[noreturn]] void plain_error(const Napi::Env& env, const char* fn, const std::string& what) {
-  throw Napi::Error::New(env, std::string("lmpipe native ") + fn + ": " + what);
-}
-
-// The typed array at argument i, which must be of `type`; its element count in *len.
-template <class T>
-T* typed(const Napi::CallbackInfo& info, const char* fn, size_t i, napi_typedarray_type type, const char* tname, size_t* len) {
-  if (i >= info.Length() || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type) {
-    type_error(info.Env(), fn, "argument " + std::to_string(i) + " must be a " + tname);
+// The tally's arguments (napi_args.h) and its handles, owned by the calling thread.
+class Args : public NapiArgs {
+ public:
+  using NapiArgs::NapiArgs;
+  // The handle number at argument 0 (1-based), checked against this thread's table.
+  size_t handle() const {
+    if (info().Length() < 1 || !info()[0].IsNumber()) fail(0, "must be a tally handle");
+    const double v = info()[0].As<Napi::Number>().DoubleValue();
+    if (!(v >= 1) || v != std::floor(v) || v > static_cast<double>(t_tallies.size())) fail(0, "is not a tally handle of this thread");
+    return static_cast<size_t>(v);
   }
-  Napi::TypedArray t = info[i].As<Napi::TypedArray>();
-  *len = t.ElementLength();
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());
-}
-
-// The handle number at argument 0 (1-based), checked against this thread's table.
-size_t handle_arg(const Napi::CallbackInfo& info, const char* fn) {
-  if (info.Length() < 1 || !info[0].IsNumber()) type_error(info.Env(), fn, "argument 0 must be a tally handle");
-  const double v = info[0].As<Napi::Number>().DoubleValue();
-  if (!(v >= 1) || v != std::floor(v) || v > static_cast<double>(t_tallies.size())) {
-    type_error(info.Env(), fn, "argument 0 is not a tally handle of this thread");
+  Tally* tally() const {
+    Tally* t = t_tallies[handle() - 1].get();
+    if (t == nullptr) error("this tally has been released");
+    return t;
   }
-  return static_cast<size_t>(v);
-}
-
-Tally* live_tally(const Napi::CallbackInfo& info, const char* fn) {
-  Tally* t = t_tallies[handle_arg(info, fn) - 1].get();
-  if (t == nullptr) plain_error(info.Env(), fn, "this tally has been released");
-  return t;
-}
+};
 
 // Adds `count` occurrences of b[i, i + len) (len > 0), whose key words and hash are given.
 inline void tally_one(CountTable& T, const uint8_t* b, size_t i, size_t len, uint64_t k0, uint64_t k1, uint64_t h,
@@ -141,7 +125,7 @@ Napi::Value TallyCreate(const Napi::CallbackInfo& info) {
   try {
     t.reset(new Tally());
   } catch (const std::bad_alloc&) {
-    plain_error(info.Env(), "tokTallyCreate", "out of memory for the tally table");
+    Args(info, "tokTallyCreate").error("out of memory for the tally table");
   }
   t_tallies.push_back(std::move(t));
   return Napi::Number::New(info.Env(), static_cast<double>(t_tallies.size()));
@@ -149,41 +133,42 @@ Napi::Value TallyCreate(const Napi::CallbackInfo& info) {
 
 // tokTallyAdd(handle, bytes: Uint8Array, lens: Int32Array, counts: Float64Array) -> unique pretokens so far
 Napi::Value TallyAdd(const Napi::CallbackInfo& info) {
-  const char* fn = "tokTallyAdd";
-  Tally* t = live_tally(info, fn);
+  Args a(info, "tokTallyAdd");
+  Tally* t = a.tally();
   size_t nb, nl, nc;
-  const uint8_t* b = typed<const uint8_t>(info, fn, 1, napi_uint8_array, "Uint8Array", &nb);
-  const int32_t* lens = typed<const int32_t>(info, fn, 2, napi_int32_array, "Int32Array", &nl);
-  const double* counts = typed<const double>(info, fn, 3, napi_float64_array, "Float64Array", &nc);
-  if (nc != nl) type_error(info.Env(), fn, "argument 3 must hold one count per length in argument 2");
+  const uint8_t* b = a.u8(1, &nb);
+  const int32_t* lens = a.i32(2, &nl);
+  const double* counts = a.f64(3, &nc);
+  if (nc != nl) a.fail(3, "must hold one count per length in argument 2");
   size_t total = 0;
   for (size_t k = 0; k < nl; k++) {
     const int32_t len = lens[k];
-    if (len <= 0) type_error(info.Env(), fn, "argument 2 holds a length that is not positive (at " + std::to_string(k) + ")");
+    if (len <= 0) a.fail(2, "holds a length that is not positive (at " + std::to_string(k) + ")");
     total += static_cast<size_t>(len);
     const double c = counts[k];
     if (!(c >= 0) || c > kMaxCount || c != std::floor(c)) {
-      type_error(info.Env(), fn, "argument 3 holds a count that is not a whole number in [0, 2^53] (at " + std::to_string(k) + ")");
+      a.fail(3, "holds a count that is not a whole number in [0, 2^53] (at " + std::to_string(k) + ")");
     }
   }
-  if (total != nb) type_error(info.Env(), fn, "the lengths in argument 2 do not add up to the bytes in argument 1");
+  if (total != nb) a.fail(2, "holds lengths that do not add up to the bytes in argument 1");
   try {
     tally_add(t->table, b, nb, lens, counts, nl);
   } catch (const std::bad_alloc&) {
-    plain_error(info.Env(), fn, "out of memory for the tally table (it holds the entries added before this one)");
+    a.error("out of memory for the tally table (it holds the entries added before this one)");
   }
   return Napi::Number::New(info.Env(), static_cast<double>(t->table.size));
 }
 
 // tokTallySize(handle) -> unique pretokens so far
 Napi::Value TallySize(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(live_tally(info, "tokTallySize")->table.size));
+  return Napi::Number::New(info.Env(), static_cast<double>(Args(info, "tokTallySize").tally()->table.size));
 }
 
 // tokTallyTake(handle) -> {bytes, lens, counts}: the sum, entries in order of
 // first occurrence; the tally is emptied (its memory freed) and stays usable.
 Napi::Value TallyTake(const Napi::CallbackInfo& info) {
-  Tally* t = live_tally(info, "tokTallyTake");
+  Args a(info, "tokTallyTake");
+  Tally* t = a.tally();
   Napi::Env env = info.Env();
   CountTable& T = t->table;
   size_t total = 0;
@@ -211,8 +196,8 @@ Napi::Value TallyTake(const Napi::CallbackInfo& info) {
     t->table = CountTable();
     t->table.init(16);
   } catch (const std::bad_alloc&) {
-    t_tallies[handle_arg(info, "tokTallyTake") - 1].reset();
-    plain_error(env, "tokTallyTake", "out of memory for a fresh tally table (the tally was released)");
+    t_tallies[a.handle() - 1].reset();
+    a.error("out of memory for a fresh tally table (the tally was released)");
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("bytes", bytes);
@@ -223,7 +208,7 @@ Napi::Value TallyTake(const Napi::CallbackInfo& info) {
 
 // tokTallyRelease(handle): frees the table; the handle cannot be used afterwards.
 Napi::Value TallyRelease(const Napi::CallbackInfo& info) {
-  t_tallies[handle_arg(info, "tokTallyRelease") - 1].reset();
+  t_tallies[Args(info, "tokTallyRelease").handle() - 1].reset();
   return info.Env().Undefined();
 }
 
