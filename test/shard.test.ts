@@ -21,6 +21,7 @@ import { countPretokensPipeline } from '../pipelines/count-pretokens.ts';
 import { encode } from '../pipelines/encode.ts';
 import { mergeCounts } from '../pipelines/merge-counts.ts';
 import { mergeTokens } from '../pipelines/merge-tokens.ts';
+import { splitCorpus } from '../pipelines/split-corpus.ts';
 import { trainBpePipeline } from '../pipelines/train-bpe.ts';
 import type { OptionSpecs, Pipeline } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
@@ -29,6 +30,7 @@ import { sampleBatch } from '../src/train/batch-sampler.ts';
 import { ConcatTokenSource, openTokenData } from '../src/train/token-dataset.ts';
 import { TokenFileReader } from '../src/tokenizer/token-reader.ts';
 import { Rng } from '../src/util/rng.ts';
+import { contentDraw } from '../src/stages/documents.ts';
 import { fixturePath } from '../src/util/shared-data.ts';
 import { runInProcess } from './helpers/in-process.ts';
 import { sotuText } from './helpers/sotu.ts';
@@ -238,6 +240,58 @@ describe('count-pretokens --shard, merge-counts, train-bpe --from-counts', () =>
     const r = await runInProcess(trainBpePipeline, ['--from-counts', join(tmp, 'truncated.counts'), '--vocab-size', '300', '-o', join(tmp, 'tok-trunc'), '--quiet']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /truncated\.counts: truncated/);
+  });
+});
+
+describe('split-corpus --shard (--draw-by content)', () => {
+  it('N shards\' parts concatenate to the one-process split plus a final separator, and each document is on the side its bytes draw, N = 1, 2, 3, 7', async () => {
+    const c = join(tmp, 'c.jsonl');
+    writeFileSync(c, sotuText({ maxBytes: 120_000, skipAddresses: 200, docChars: 400 }).split(`\n${EOT}\n`).filter((d) => d !== '').map((d) => JSON.stringify({ text: d })).join('\n') + '\n');
+    const inputs = ['-i', a, '-i', b, '-i', c];
+    const one = join(tmp, 'split-one');
+    await ok(splitCorpus, [...inputs, '--draw-by', 'content', '--val-fraction', '0.2', '--seed', '7', '--out-dir', one]);
+    // The oracle: every non-empty document of the inputs in order, on the side contentDraw gives its bytes.
+    const docs = [
+      ...readFileSync(a, 'utf8').split(EOT), ...readFileSync(b, 'utf8').split(EOT),
+      ...readFileSync(c, 'utf8').split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { text: string }).text),
+    ].filter((d) => d !== '');
+    const want = { train: [] as string[], valid: [] as string[] };
+    for (const d of docs) want[contentDraw(7, Buffer.from(d)) < 0.2 ? 'valid' : 'train'].push(d);
+    assert.ok(want.train.length > 50 && want.valid.length > 10);
+    assert.equal(readFileSync(join(one, 'train.txt'), 'utf8'), want.train.join(EOT));
+    assert.equal(readFileSync(join(one, 'valid.txt'), 'utf8'), want.valid.join(EOT));
+    for (const n of [1, 2, 3, 7]) {
+      const dir = join(tmp, `split${n}`);
+      let documents = 0;
+      for (let i = 0; i < n; i++) {
+        const s = await ok(splitCorpus, [...inputs, '--draw-by', 'content', '--val-fraction', '0.2', '--seed', '7', '--shard', `${i}/${n}`, '--out-dir', dir]);
+        documents += s.documents as number;
+        assert.ok(existsSync(join(dir, `part-${String(i).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.json`)), 'the marker');
+      }
+      assert.equal(documents, docs.length, `${n} shards: every document once`);
+      for (const side of ['train', 'valid'] as const) {
+        const parts = readdirSync(join(dir, side)).sort();
+        assert.equal(parts.length, n);
+        const joined = Buffer.concat(parts.map((f) => readFileSync(join(dir, side, f)))).toString('utf8');
+        assert.equal(joined, want[side].length === 0 ? '' : `${want[side].join(EOT)}${EOT}`, `${n} shards, ${side}`);
+      }
+    }
+  });
+
+  it('a rerun skips a complete part and redoes one whose options changed; --shard without --draw-by content is refused', async () => {
+    const dir = join(tmp, 'split-rerun');
+    const args = ['-i', a, '-i', b, '--draw-by', 'content', '--shard', '1/2', '--out-dir', dir];
+    const first = await ok(splitCorpus, args);
+    assert.equal(first.skipped, undefined);
+    const again = await ok(splitCorpus, args);
+    assert.equal(again.skipped, true);
+    assert.deepEqual(again.train, first.train);
+    const reseeded = await ok(splitCorpus, [...args, '--seed', '3']);
+    assert.equal(reseeded.skipped, undefined);
+    const r = await runInProcess(splitCorpus, ['-i', a, '--shard', '0/2', '--out-dir', join(tmp, 'split-refused'), '--quiet']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--shard needs --draw-by content/);
+    assert.ok(!existsSync(join(tmp, 'split-refused', 'train')));
   });
 });
 

@@ -5,6 +5,7 @@
  * `unitDocuments` and put the kept documents back with `joinDocuments`, so a
  * unit whose documents are all kept comes out byte-identical.
  */
+import { createHash } from 'node:crypto';
 import { ownedConcat, ownedCopy, type Unit } from './items.ts';
 
 /** One document of a unit: `[start, end)` of its text, and whether the separator follows it. */
@@ -153,4 +154,15 @@ export function documentDraw(seed: number, index: number): number {
   h = Math.imul(h, 0x846ca68b) >>> 0;
   h ^= h >>> 16;
   return (h >>> 0) / 4294967296;
+}
+
+/**
+ * Deterministic uniform [0, 1) value for a document's bytes under `seed`:
+ * `documentDraw` of the first 32 bits of its SHA-1. It depends on nothing
+ * but the text, so any shard of a sharded split (which cannot know a
+ * document's number in the whole corpus) draws the same side for it, and a
+ * document repeated anywhere in the corpus always lands on the same side.
+ */
+export function contentDraw(seed: number, bytes: Uint8Array): number {
+  return documentDraw(seed, createHash('sha1').update(bytes).digest().readUInt32LE(0));
 }

@@ -1,16 +1,20 @@
 /**
  * route-documents: the sink of split-corpus. Sends each non-empty document to
- * train.txt or valid.txt by the seeded draw `documentDraw(seed, n)` on its
- * number n (`Unit.docIndex` / `Unit.docs`: documents dropped upstream keep
- * theirs, so the split of the kept ones does not depend on filtering), joined
- * on each side by the separator. A document is routed at its first byte and
- * streamed to its side, so pieces of one (`continues` units) are never held.
- * Outputs are guarded, written to temp files, and renamed at the end.
+ * train.txt or valid.txt by a seeded draw, joined on each side by the
+ * separator. By number (the default): `documentDraw(seed, n)` on the
+ * document's number n (`Unit.docIndex` / `Unit.docs`: documents dropped
+ * upstream keep theirs, so the split of the kept ones does not depend on
+ * filtering); a document is routed at its first byte and streamed to its
+ * side, so pieces of one (`continues` units) are never held. By content:
+ * `contentDraw(seed, bytes)`, which needs each document whole (held, as the
+ * document stages hold them) but no number, so a shard of the corpus draws
+ * as the whole would. Outputs are guarded, written to temp files, and
+ * renamed at the end.
  */
 import { closeSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { Sink } from '../pipeline/stage.ts';
-import { documentDraw } from './documents.ts';
+import { contentDraw, documentDraw, unitDocuments, wholeDocuments } from './documents.ts';
 import type { InputFile } from './read-inputs.ts';
 import { commitTemp, discardTemp, ensureDir, fsyncOrFail, settleWriteError, tempPathFor, writeAllSync } from '../util/atomic.ts';
 import { guardOutputs } from '../util/output-guard.ts';
@@ -25,6 +29,18 @@ export interface RouteDocumentsOptions {
   inputs: readonly InputFile[];
   /** True when a document stage may drop documents (changes the "no document" warning). */
   dropping?: boolean;
+  /** What the draw is on: the document's number (default) or its bytes (`contentDraw`). */
+  drawBy?: 'number' | 'content';
+  /** The two output files (default: outDir/train.txt and outDir/valid.txt). */
+  targets?: { train: string; valid: string };
+  /**
+   * Every document followed by the separator, the last one too (a shard's
+   * parts: concatenated in order, they give the whole split plus one final
+   * separator, and no two documents run together).
+   */
+  trailingSeparator?: boolean;
+  /** Warn about a side that got no document (default true; a shard's part is a small piece of the split, so its sides are not warned about). */
+  warnEmptySide?: boolean;
 }
 
 export interface SplitSide {
@@ -74,12 +90,13 @@ export function routeDocuments(o: RouteDocumentsOptions): Sink<Unit, RouteDocume
     name: 'route',
     description: 'send each document to train.txt or valid.txt by a seeded draw (temp files renamed at the end)',
     async consume(source, ctx) {
-      const targets = { train: join(o.outDir, 'train.txt'), valid: join(o.outDir, 'valid.txt') };
+      const targets = o.targets ?? { train: join(o.outDir, 'train.txt'), valid: join(o.outDir, 'valid.txt') };
       guardOutputs([
-        { path: targets.train, flag: '--out-dir', type: 'file', what: 'train split', label: `--out-dir ${o.outDir}: its train.txt` },
-        { path: targets.valid, flag: '--out-dir', type: 'file', what: 'validation split', label: `--out-dir ${o.outDir}: its valid.txt` },
+        { path: targets.train, flag: '--out-dir', type: 'file', what: 'train split', label: `--out-dir ${o.outDir}: its ${relative(o.outDir, targets.train)}` },
+        { path: targets.valid, flag: '--out-dir', type: 'file', what: 'validation split', label: `--out-dir ${o.outDir}: its ${relative(o.outDir, targets.valid)}` },
       ], o.inputs.map((f) => ({ path: f.path, what: '--input' })), { log: (m) => ctx.log(m) });
-      ensureDir(o.outDir);
+      ensureDir(dirname(targets.train));
+      ensureDir(dirname(targets.valid));
       const tmp = { train: tempPathFor(targets.train), valid: tempPathFor(targets.valid) };
       const fds = { train: openSync(tmp.train, 'w'), valid: openSync(tmp.valid, 'w') };
       const counts = { train: 0, valid: 0 };
@@ -101,8 +118,34 @@ export function routeDocuments(o: RouteDocumentsOptions): Sink<Unit, RouteDocume
         }
         inDoc = false;
       };
+      // A document starts on `to`: counted, and the separator goes before it (or after every one, with trailingSeparator).
+      const startDoc = (to: 'train' | 'valid', file: string, offset: number): void => {
+        side = to;
+        if (counts[side] > 0 && !o.trailingSeparator) append(sep);
+        counts[side]++;
+        inDoc = true;
+        docBytes = 0;
+        doc = { file, offset };
+      };
+      const finishDoc = (): void => {
+        if (inDoc && o.trailingSeparator) append(sep);
+        endDoc();
+      };
       try {
-        for await (const u of source) {
+        if (o.drawBy === 'content') {
+          for await (const u of wholeDocuments(source, sep)) {
+            if (ctx.signal.aborted) throw new Error('interrupted');
+            const buf = Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength);
+            for (const d of unitDocuments(u.data, sep)) {
+              if (d.end <= d.start) continue;
+              const body = buf.subarray(d.start, d.end);
+              startDoc(contentDraw(o.seed, body) < o.valFraction ? 'valid' : 'train', u.file, u.offset + d.start);
+              docBytes = body.length;
+              append(body);
+              finishDoc();
+            }
+          }
+        } else for await (const u of source) {
           if (ctx.signal.aborted) throw new Error('interrupted');
           if (!u.docs && u.docIndex !== undefined) next = u.docIndex + (inDoc ? 1 : 0);
           let k = 0;
@@ -115,21 +158,16 @@ export function routeDocuments(o: RouteDocumentsOptions): Sink<Unit, RouteDocume
               if (!inDoc) {
                 const n = u.docs ? u.docs[k++] : next;
                 next = n + 1;
-                side = documentDraw(o.seed, n) < o.valFraction ? 'valid' : 'train';
-                if (counts[side] > 0) append(sep);
-                counts[side]++;
-                inDoc = true;
-                docBytes = 0;
-                doc = { file: u.file, offset: u.offset + pos };
+                startDoc(documentDraw(o.seed, n) < o.valFraction ? 'valid' : 'train', u.file, u.offset + pos);
               }
               docBytes += end - pos;
               append(buf.subarray(pos, end));
             }
             if (i < 0) break;
-            endDoc();
+            finishDoc();
             pos = i + sep.length;
           }
-          if (!u.continues) endDoc();
+          if (!u.continues) finishDoc();
         }
         for (const k of ['train', 'valid'] as const) { fsyncOrFail(fds[k], targets[k], bytes[k]); closeSync(fds[k]); }
         commitTemp(tmp.train, targets.train);
@@ -143,7 +181,7 @@ export function routeDocuments(o: RouteDocumentsOptions): Sink<Unit, RouteDocume
       if (large.count > 0) {
         ctx.warn(`${large.count} document(s) over ${LARGE_DOCUMENT_BYTES >> 20} MB were kept whole, each streamed to one side (largest: ${(large.bytes / 2 ** 20).toFixed(1)} MB, ${large.file === '-' ? 'stdin' : large.file} from byte ${large.offset}); tools that take a document at a time may need the memory`);
       }
-      else for (const w of splitWarnings(documents, counts, o.valFraction)) ctx.warn(w);
+      else if (o.warnEmptySide !== false) for (const w of splitWarnings(documents, counts, o.valFraction)) ctx.warn(w);
       return {
         documents,
         train: { path: targets.train, documents: counts.train, bytes: bytes.train },

@@ -10,7 +10,9 @@
  * Compressed files (`.gz`, `.zst`, `.jsonl.gz`, ...) are never cut: each goes
  * whole to one shard, since it can only be decoded from its start. Finding
  * a boundary reads a few kilobytes around it (for Parquet, the footer),
- * never a whole file.
+ * never a whole file. Sharding by document (split-corpus) moves a boundary
+ * in plain text to just after the next document separator instead, so no
+ * document is split between shards (a record is a document already).
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { UserError } from '../pipeline/errors.ts';
@@ -31,8 +33,12 @@ const WINDOW = 64 << 10;
 
 const NEWLINE = 0x0a;
 
-/** The first safe boundary at or after `offset` in `file`: a text cut, a line start (JSON Lines), a row group start (Parquet), or the file's end. */
-async function safeBoundary(file: InputFile, offset: number, specials: SpecialMatcher, rowGroups: Map<string, number[]>): Promise<number> {
+/**
+ * The first safe boundary at or after `offset` in `file`: a text cut (or,
+ * with `separator`, a document end), a line start (JSON Lines), a row group
+ * start (Parquet), or the file's end.
+ */
+async function safeBoundary(file: InputFile, offset: number, specials: SpecialMatcher, rowGroups: Map<string, number[]>, separator?: Uint8Array): Promise<number> {
   if (offset <= 0 || offset >= file.size) return Math.max(0, Math.min(offset, file.size));
   // A compressed file is not cut: it goes whole to the shard its start falls in.
   if (!isSplittable(file.path)) return file.size;
@@ -49,6 +55,7 @@ async function safeBoundary(file: InputFile, offset: number, specials: SpecialMa
       return starts.length > 0 ? Math.min(...starts) : file.size;
     }
     if (!isPlainText(file.path)) return await nextLineStart(handle, file, offset);
+    if (separator) return await nextSeparatorEnd(handle, file, offset, separator);
     const back = Math.min(offset, Math.max(64, specials.maxBytes));
     let want = WINDOW;
     for (;;) {
@@ -80,11 +87,31 @@ async function nextLineStart(handle: FileHandle, file: InputFile, offset: number
   return file.size;
 }
 
+/** The first position at or after `offset` that ends a `separator` (a document's end), or the file's end. */
+async function nextSeparatorEnd(handle: FileHandle, file: InputFile, offset: number, separator: Uint8Array): Promise<number> {
+  // A separator ending exactly at `offset` counts, so the search starts a separator's length before it.
+  let at = Math.max(0, offset - separator.length);
+  let want = WINDOW;
+  for (;;) {
+    const len = Math.min(want, file.size - at);
+    if (len <= 0) return file.size;
+    const buf = Buffer.allocUnsafe(len);
+    const { bytesRead } = await handle.read(buf, 0, len, at);
+    const q = buf.subarray(0, bytesRead).indexOf(separator);
+    if (q >= 0) return at + q + separator.length;
+    if (at + bytesRead >= file.size) return file.size;
+    // The next window overlaps this one by a separator's length less one byte: a match across the two is found whole.
+    at += Math.max(1, bytesRead - separator.length + 1);
+    want *= 2;
+  }
+}
+
 /**
  * The boundaries of all N shards (N + 1 positions, the first at the start
- * and the last at the end of the input list), in order.
+ * and the last at the end of the input list), in order. With `separator`,
+ * plain-text boundaries are document ends (see the module comment).
  */
-export async function shardBoundaries(files: readonly InputFile[], count: number, specials: SpecialMatcher): Promise<StreamPosition[]> {
+export async function shardBoundaries(files: readonly InputFile[], count: number, specials: SpecialMatcher, separator?: Uint8Array): Promise<StreamPosition[]> {
   if (files.some((f) => f.path === '-' || f.size < 0)) throw new UserError('stdin cannot be sharded (each shard reads its own byte range): pass files');
   const total = files.reduce((t, f) => t + f.size, 0);
   const out: StreamPosition[] = [{ file: 0, offset: 0 }];
@@ -94,7 +121,7 @@ export async function shardBoundaries(files: readonly InputFile[], count: number
     let target = Math.floor((k * total) / count);
     let i = 0;
     while (i < files.length && target >= files[i].size) { target -= files[i].size; i++; }
-    let pos: StreamPosition = i >= files.length ? { file: files.length, offset: 0 } : { file: i, offset: await safeBoundary(files[i], target, specials, rowGroups) };
+    let pos: StreamPosition = i >= files.length ? { file: files.length, offset: 0 } : { file: i, offset: await safeBoundary(files[i], target, specials, rowGroups, separator) };
     if (pos.file < files.length && pos.offset >= files[pos.file].size) pos = { file: pos.file + 1, offset: 0 };
     // Boundaries never go backwards (a moved boundary may pass the next target).
     const prev = out[out.length - 1];
@@ -105,9 +132,9 @@ export async function shardBoundaries(files: readonly InputFile[], count: number
   return out;
 }
 
-/** The inputs of shard `shard.index`: byte ranges of the files between its two boundaries (possibly none). */
-export async function shardInputs(files: readonly InputFile[], shard: Shard, specials: SpecialMatcher): Promise<InputFile[]> {
-  const b = await shardBoundaries(files, shard.count, specials);
+/** The inputs of shard `shard.index`: byte ranges of the files between its two boundaries (possibly none); with `separator`, cut between documents. */
+export async function shardInputs(files: readonly InputFile[], shard: Shard, specials: SpecialMatcher, separator?: Uint8Array): Promise<InputFile[]> {
+  const b = await shardBoundaries(files, shard.count, specials, separator);
   return rangesBetween(files, b[shard.index], b[shard.index + 1]);
 }
 
