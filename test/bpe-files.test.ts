@@ -157,6 +157,16 @@ test('GPT-2 vocab.json + merges.txt: read, and malformed merges are reported wit
   assert.throws(() => readGpt2Files(vocabPath, bad), (e) => e instanceof UserError && /merges\.txt:3: malformed merge line "Ġ a b"/.test(e.message));
   writeFileSync(bad, 'Ġ t\nĠ\u4e00\n');
   assert.throws(() => readGpt2Files(vocabPath, bad), (e) => e instanceof UserError && /merges\.txt:2:/.test(e.message));
+  // One space exactly, two non-empty tokens: a leading, trailing or double space is malformed.
+  for (const line of [' t', 'Ġ ', 'Ġ  t']) {
+    writeFileSync(bad, `Ġ t\n${line}\n`);
+    assert.throws(() => readGpt2Files(vocabPath, bad), (e) => e instanceof UserError && /merges\.txt:2: malformed merge line/.test(e.message), JSON.stringify(line));
+  }
+  // A token, or the merged token, missing from the vocabulary is named.
+  writeFileSync(bad, 'Ġ t\nĠ \u4e00\n');
+  assert.throws(() => readGpt2Files(vocabPath, bad), (e) => e instanceof UserError && /merges\.txt:2: token "\u4e00" of merge/.test(e.message));
+  writeFileSync(bad, 'Ġ t\nq z\n');
+  assert.throws(() => readGpt2Files(vocabPath, bad), (e) => e instanceof UserError && /merges\.txt:2: token "qz" of merge "q z" is not in vocab\.json/.test(e.message));
 });
 
 test('writing replaces an existing tokenizer only on success and leaves no temporaries', async (t) => {

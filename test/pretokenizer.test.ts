@@ -162,3 +162,16 @@ for (const [name, read] of [
     }
   });
 }
+
+test('the stored character-class runs for this Unicode version equal a fresh scan with this engine\'s regexes', async () => {
+  const { computeClassRanges, storedClassRanges } = await import('../src/tokenizer/unicode-classes.ts');
+  const stored = storedClassRanges();
+  if (stored === null) {
+    // Not a failure: classRanges() scans instead (slower start-up); scripts/unicode-class-runs.ts stores this version.
+    process.stderr.write(`note: src/tokenizer/unicode-class-runs.json has no runs for Unicode ${process.versions.unicode}; run npx tsx scripts/unicode-class-runs.ts\n`);
+    return;
+  }
+  assert.deepEqual(Array.from(stored), Array.from(computeClassRanges()));
+  // A wrong version key or damaged data reads as "none stored", never as other runs.
+  assert.equal(storedClassRanges('0.0'), null);
+});

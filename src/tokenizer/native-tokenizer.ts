@@ -20,9 +20,9 @@
  *   gives (`test/native-tally.test.ts`), also in order of first occurrence.
  *
  * Character classes (`\p{L}`, `\p{N}`, `\p{White_Space}`) come from the
- * running V8: at first use this module scans every code point with those
- * very regex properties and hands the addon a run table (`classRanges`), so
- * both paths follow the same Unicode version.
+ * running V8: at first use this module hands the addon a run table of those
+ * very regex properties (`classRanges`, `unicode-classes.ts`), so both paths
+ * follow the same Unicode version.
  *
  * The native code picks its fastest path (AVX-512BW, AVX2 or scalar) for the
  * CPU at run time; `setNativeTokenizerIsa` forces one (tests, benchmarks).
@@ -37,9 +37,9 @@ import { tryLoadNative, type NativeAddon, type NativeTokenizerIsa } from '../bac
 import { BpeEncoder, joinableJunctions, type EncoderSpec } from './bpe-encode.ts';
 import { encodeUnit } from './bpe-encode-unit.ts';
 import { PretokenTable, countChunk, emptyCountStats, type CountStats, type PretokenCounts } from './pretoken-count.ts';
-import { CLASS_LETTER, CLASS_NUMBER, CLASS_SPACE } from './pretokenizer.ts';
 import { SpecialMatcher } from './special-matcher.ts';
 import { dtypeForVocab } from './token-dtype.ts';
+import { classRanges } from './unicode-classes.ts';
 
 export type { NativeTokenizerIsa } from '../backends/native/addon.ts';
 
@@ -65,42 +65,6 @@ export const DEFAULT_CACHE_SLOTS_LOG2 = 18;
 const TOKENIZER_FUNCTIONS = ['tokSetClasses', 'tokHasClasses', 'tokEncoderCreate', 'tokEncode', 'tokTakeIds', 'tokCount', 'tokIsas'] as const;
 
 let state: { addon: NativeAddon } | { reason: string } | null = null;
-
-/**
- * Runs of code points that are letters, numbers or White_Space, as
- * (start, end exclusive, class) triples, from this engine's regex Unicode
- * tables. The classes match `codePointClass` (`pretokenizer.ts`): letter
- * beats number beats space (the runs come space, number, letter: later
- * runs win). Surrogate code points are "other" (as a lone surrogate is).
- */
-export function classRanges(): Uint32Array {
-  // Every scalar value in order (surrogates left out) in one string, so a
-  // regex finds each class's runs in one pass (about 0.1 s in all).
-  const units = new Uint16Array(0xd800 + (0x10000 - 0xe000) + 2 * 0x100000);
-  let o = 0;
-  for (let cp = 0; cp < 0xd800; cp++) units[o++] = cp;
-  for (let cp = 0xe000; cp < 0x10000; cp++) units[o++] = cp;
-  for (let v = 0; v < 0x100000; v++) {
-    units[o++] = 0xd800 | (v >> 10);
-    units[o++] = 0xdc00 | (v & 0x3ff);
-  }
-  const text = Buffer.from(units.buffer).toString('utf16le');
-  // UTF-16 index -> code point for this layout.
-  const cpAt = (index: number): number => (index < 0xd800 ? index : index < 0xf800 ? index + 0x800 : 0x10000 + ((index - 0xf800) >> 1));
-  const triples: number[] = [];
-  const classes: [RegExp, number][] = [
-    [/\p{White_Space}+/gu, CLASS_SPACE],
-    [/\p{N}+/gu, CLASS_NUMBER],
-    [/\p{L}+/gu, CLASS_LETTER],
-  ];
-  for (const [re, cls] of classes) {
-    for (const m of text.matchAll(re)) {
-      const start = m.index;
-      triples.push(cpAt(start), cpAt(start + m[0].length), cls);
-    }
-  }
-  return Uint32Array.from(triples);
-}
 
 /** Loads the addon and hands it the class table, once. */
 function init(): { addon: NativeAddon } | { reason: string } {

@@ -529,21 +529,32 @@ function vocabTables(json: unknown, path: string, aliases: Readonly<Record<strin
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new UserError(`${path} must hold a JSON object mapping token strings to integer ids`);
   }
-  const ids = new Map<string, number>();
-  const entries = Object.entries(json as Record<string, unknown>);
+  const obj = json as Record<string, unknown>;
+  // One pass over the keys (no [token, id] pair per entry: start-up with the
+  // GPT-2 vocabulary is a file read away from the first encoded byte).
+  const tokens = Object.keys(obj);
   // Aliases: ids whose bytes equal an earlier id's (vocab.json, keyed by string, holds only the first).
   const aliasList = Object.entries(aliases).map(([id, first]) => [Number(id), first] as const);
   // Ids run 0..n-1 with n the number of entries (and aliases): checked before any
   // allocation by id, so an id such as 2147483647 cannot claim a huge vocabulary.
-  const size = entries.length + aliasList.length;
-  for (const [token, id] of entries) {
+  const size = tokens.length + aliasList.length;
+  const ids = new Map<string, number>();
+  const lens = new Int32Array(size).fill(-1);
+  const tokenOf: string[] = new Array<string>(size);
+  for (const token of tokens) {
+    const id = obj[token];
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
       throw new UserError(`${path}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids must be non-negative integers`);
     }
     checkTokenSpelling(token, path);
     if (id >= size) {
-      throw new UserError(`${path}: token ${JSON.stringify(token.slice(0, 80))} has id ${id}, but the file has ${entries.length} tokens${aliasList.length > 0 ? ` (and lmpipe.json ${aliasList.length} aliases)` : ''}, so ids must run 0..${size - 1}, each used once; renumber the vocabulary or use the files it came with`);
+      throw new UserError(`${path}: token ${JSON.stringify(token.slice(0, 80))} has id ${id}, but the file has ${tokens.length} tokens${aliasList.length > 0 ? ` (and lmpipe.json ${aliasList.length} aliases)` : ''}, so ids must run 0..${size - 1}, each used once; renumber the vocabulary or use the files it came with`);
     }
+    if (lens[id] >= 0) {
+      throw new UserError(`${path}: id ${id} is used by two tokens (${JSON.stringify(tokenOf[id].slice(0, 40))} and ${JSON.stringify(token.slice(0, 40))}); each id must appear once`);
+    }
+    lens[id] = token.length;
+    tokenOf[id] = token;
     ids.set(token, id);
   }
   for (const [id, first] of aliasList) {
@@ -551,15 +562,6 @@ function vocabTables(json: unknown, path: string, aliases: Readonly<Record<strin
       throw new UserError(`${path}: alias ${JSON.stringify(id)} -> ${JSON.stringify(first)} in lmpipe.json is not an id of this vocabulary (0..${size - 1}); regenerate the tokenizer`);
     }
   }
-  const lens = new Int32Array(size).fill(-1);
-  for (const [token, id] of ids) {
-    if (lens[id] >= 0) {
-      const other = [...ids].find(([t, i]) => i === id && t !== token)?.[0] ?? '';
-      throw new UserError(`${path}: id ${id} is used by two tokens (${JSON.stringify(other.slice(0, 40))} and ${JSON.stringify(token.slice(0, 40))}); each id must appear once`);
-    }
-    lens[id] = token.length;
-  }
-
   for (const [id, first] of aliasList) {
     if (!(Number.isInteger(id) && id >= 0 && first >= 0 && first < size && lens[first] >= 0 && lens[id] < 0)) {
       throw new UserError(`${path}: alias ${id} -> ${first} in lmpipe.json does not fit vocab.json; regenerate the tokenizer`);
@@ -569,16 +571,12 @@ function vocabTables(json: unknown, path: string, aliases: Readonly<Record<strin
   const offsets = new Uint32Array(size + 1);
   for (let id = 0; id < size; id++) offsets[id + 1] = offsets[id] + Math.max(0, lens[id]);
   const pool = new Uint8Array(offsets[size]);
-  for (const [token, id] of ids) {
+  // Every character was checked by checkTokenSpelling above.
+  for (let id = 0; id < size; id++) {
+    const token = tokenOf[id];
+    if (token === undefined) continue;
     let at = offsets[id];
-    for (let i = 0; i < token.length; i++) {
-      const c = token.charCodeAt(i);
-      const b = c < 512 ? UNICODE_TO_BYTE[c] : -1;
-      if (b < 0) {
-        throw new UserError(`${path}: token ${JSON.stringify(token)} has character U+${c.toString(16).padStart(4, '0')}, which is not in the GPT-2 byte table (is this a GPT-2 byte-level vocab.json?)`);
-      }
-      pool[at++] = b;
-    }
+    for (let i = 0; i < token.length; i++) pool[at++] = UNICODE_TO_BYTE[token.charCodeAt(i)];
   }
   for (const [id, first] of aliasList) pool.copyWithin(offsets[id], offsets[first], offsets[first + 1]);
   checkByteTokens(pool, offsets, path);
@@ -599,19 +597,22 @@ function parseMergesTxt(text: string, path: string, ids: ReadonlyMap<string, num
   for (let i = 0; i < all.length; i++) {
     const line = all[i].trimEnd();
     if (line === '' || (i === 0 && line.startsWith('#version'))) continue;
-    const parts = line.split(' ');
-    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
+    const sp = line.indexOf(' ');
+    if (sp <= 0 || sp === line.length - 1 || line.indexOf(' ', sp + 1) >= 0) {
       throw new UserError(`${path}:${i + 1}: malformed merge line ${JSON.stringify(line.slice(0, 80))}: expected two tokens separated by one space`);
     }
-    const [a, b] = parts;
-    for (const t of [a, b, a + b]) {
-      if (!ids.has(t)) {
-        throw new UserError(`${path}:${i + 1}: token ${JSON.stringify(t)} of merge ${JSON.stringify(line)} is not in vocab.json; the merges file does not belong to this vocabulary`);
-      }
+    const a = line.slice(0, sp);
+    const b = line.slice(sp + 1);
+    const ia = ids.get(a);
+    const ib = ids.get(b);
+    const ic = ids.get(a + b);
+    if (ia === undefined || ib === undefined || ic === undefined) {
+      const t = ia === undefined ? a : ib === undefined ? b : a + b;
+      throw new UserError(`${path}:${i + 1}: token ${JSON.stringify(t)} of merge ${JSON.stringify(line)} is not in vocab.json; the merges file does not belong to this vocabulary`);
     }
-    triples[n++] = ids.get(a) as number;
-    triples[n++] = ids.get(b) as number;
-    triples[n++] = ids.get(a + b) as number;
+    triples[n++] = ia;
+    triples[n++] = ib;
+    triples[n++] = ic;
   }
   return triples.slice(0, n);
 }
