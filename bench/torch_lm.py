@@ -2,40 +2,23 @@
 train_parity.py): the CS336 2025 architecture (pre-norm RMSNorm, interleaved
 RoPE, causal attention, SwiGLU, untied LM head) with the state-dict names of
 lmpipe checkpoints. The scripts import it after putting their own directory
-on sys.path, so they run from any working directory.
+on sys.path, so they run from any working directory. It is leaner than the
+bridge's model (no dropout or ablation switches), as the PyTorch code a user
+would time against lmpipe; the pieces that are the same math come from the
+bridge.
 """
 import math
+import os
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-class RMSNorm(nn.Module):
-    """x / sqrt(mean(x², last axis) + eps) · weight."""
-
-    def __init__(self, d, eps):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(d))
-        self.eps = eps
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-
-
-def rope_tables(d_head, context, theta):
-    """cos, sin (context, d_head / 2) float32 tables of the rotary embedding."""
-    # Angles in float64 (as lmpipe), stored float32.
-    inv = theta ** (-torch.arange(0, d_head, 2, dtype=torch.float64) / d_head)
-    ang = torch.arange(context, dtype=torch.float64)[:, None] * inv[None, :]
-    return torch.cos(ang).float(), torch.sin(ang).float()
-
-
-def apply_rope(x, cos, sin):
-    """Rotary embedding of x (..., T, d_head) with the tables of rope_tables."""
-    # Interleaved pairs (x[2i], x[2i+1]) rotated by position × frequency i.
-    x0, x1 = x[..., 0::2], x[..., 1::2]
-    return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).flatten(-2)
+# RMSNorm and the rotary tables are the PyTorch bridge's (scripts/torch/load_lmpipe.py):
+# one definition of each, so the bench peer and the checkpoint loader cannot drift apart.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts', 'torch'))
+from load_lmpipe import RMSNorm, apply_rope, rope_tables  # noqa: E402  (needs the path above)
 
 
 class Attention(nn.Module):
