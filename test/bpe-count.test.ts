@@ -96,4 +96,15 @@ test('a count file holds its records in unsigned byte order, a key before the lo
   const want = list.map((k) => Buffer.from(k)).sort(Buffer.compare);
   assert.equal(got.length, want.length);
   for (let i = 0; i < want.length; i++) assert.ok(got[i].equals(want[i]), `record ${i}: ${got[i].toString('hex')} vs ${want[i].toString('hex')}`);
+  // The TypeScript sort (the reference, and the path without the addon) gives the same order as the native one.
+  const { keyOrder } = await import('../src/tokenizer/counts-file.ts');
+  assert.deepEqual(Array.from(keyOrder(counts, 'ts').order), Array.from(keyOrder(counts).order));
+  const { nativeSortKeys, nativeTokenizerAvailable } = await import('../src/tokenizer/native-tokenizer.ts');
+  if (nativeTokenizerAvailable().ok) {
+    assert.ok(nativeSortKeys(counts.bytes, counts.lens) !== null, 'the addon sorts the keys');
+    const { loadNative } = await import('../src/backends/native/addon.ts');
+    const a = loadNative();
+    assert.throws(() => a.tokSortKeys(Uint8Array.of(1, 2), Int32Array.of(1, 2), new Int32Array(2)), /tokSortKeys: argument 1 holds lengths that do not add up/);
+    assert.throws(() => a.tokSortKeys(Uint8Array.of(1, 2), Int32Array.of(1, 1), new Int32Array(1)), /tokSortKeys: argument 2 must have one element per length/);
+  }
 });

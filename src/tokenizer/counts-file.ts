@@ -23,6 +23,7 @@ import { UserError } from '../pipeline/errors.ts';
 import { commitTemp, discardTemp, ensureDir, fsyncOrFail, settleWriteError, tempPathFor, writeAllSync } from '../util/atomic.ts';
 import { dirname } from 'node:path';
 import { GPT2_PATTERN_SOURCE } from './gpt2-pattern.ts';
+import { nativeSortKeys } from './native-tokenizer.ts';
 import type { CountStats, PretokenCounts } from './pretoken-count.ts';
 
 const MAGIC = Buffer.from('LMPCOUNT', 'latin1');
@@ -64,17 +65,23 @@ export function countsHeader(specialTokens: readonly string[], inputs: CountsHea
   return { format: 'lmpipe-counts', version: 1, pattern: GPT2_PATTERN_SOURCE, specialTokens: [...specialTokens], inputs: canonicalInputs(inputs), entries, stats, ...(shard ? { shard } : {}) };
 }
 
-/** The order of `counts`' entries by key bytes. */
-function sortedOrder(c: PretokenCounts): { order: Int32Array; starts: Float64Array } {
+/**
+ * The order of `counts`' entries by key bytes (unsigned, a key before the
+ * longer keys it begins): natively where the addon is built, else in
+ * TypeScript (the reference; `engine: 'ts'` forces it). The 160k keys of
+ * 1 GB of books, in first-occurrence order: 0.04-0.05 s native, 0.1 s here.
+ */
+export function keyOrder(c: PretokenCounts, engine: 'auto' | 'ts' = 'auto'): { order: Int32Array; starts: Float64Array } {
   const n = c.lens.length;
   const starts = new Float64Array(n);
   for (let k = 1; k < n; k++) starts[k] = starts[k - 1] + c.lens[k - 1];
+  const native = engine === 'ts' ? null : nativeSortKeys(c.bytes, c.lens);
+  if (native) return { order: native, starts };
   const bytes = c.bytes;
   const lens = c.lens;
   const idx = Array.from({ length: n }, (_, k) => k);
-  // Unsigned byte order, a shorter key before a longer one it begins. Compared
-  // in JavaScript: Buffer.compare costs a call into C++ per comparison, which
-  // made this sort 2.4x slower (0.76 vs 0.32 s for 430k keys).
+  // Compared in JavaScript: Buffer.compare costs a call into C++ per
+  // comparison, which made this sort 2.4x slower (0.76 vs 0.32 s for 430k keys).
   idx.sort((x, y) => {
     const sx = starts[x], sy = starts[y], lx = lens[x], ly = lens[y];
     const m = lx < ly ? lx : ly;
@@ -182,7 +189,7 @@ function writeCountsFile(path: string, header: CountsHeader, records: (put: (key
 
 /** Writes in-memory counts to a count file, sorted by key. */
 export function saveCounts(path: string, counts: PretokenCounts, header: Omit<CountsHeader, 'entries'>): void {
-  const { order, starts } = sortedOrder(counts);
+  const { order, starts } = keyOrder(counts);
   writeCountsFile(path, { ...header, entries: order.length }, (put) => {
     for (const k of order) put(counts.bytes.subarray(starts[k], starts[k] + counts.lens[k]), counts.counts[k]);
   });

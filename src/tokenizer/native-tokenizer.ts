@@ -329,6 +329,20 @@ export function nativePretokenEnds(bytes: Uint8Array): { ends: Uint32Array; inva
   return { ends: ends.subarray(0, n), invalid };
 }
 
+/**
+ * The indices of the keys (concatenated in `bytes`, one length each in
+ * `lens`) in unsigned byte order, a key before the longer keys it begins,
+ * sorted natively; null when the addon is not built (or predates it), so the
+ * caller sorts in TypeScript (`counts-file.ts`, the reference).
+ */
+export function nativeSortKeys(bytes: Uint8Array, lens: Int32Array): Int32Array | null {
+  const s = init();
+  if (!('addon' in s) || typeof s.addon.tokSortKeys !== 'function') return null;
+  const order = new Int32Array(lens.length);
+  s.addon.tokSortKeys(bytes, lens, order);
+  return order;
+}
+
 /** The class the native table gives each code point (tests). */
 export function nativeCodePointClasses(codePoints: Uint32Array): Uint8Array {
   const out = new Uint8Array(codePoints.length);

@@ -12,6 +12,7 @@
 // JS error and leaves the table as it was.
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -212,6 +213,35 @@ Napi::Value TallyRelease(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// tokSortKeys(bytes: Uint8Array, lens: Int32Array, order: Int32Array): writes
+// into `order` the indices of the keys (concatenated in `bytes`, one length
+// each in `lens`) in unsigned byte order, a key before the longer keys it
+// begins (the order of a count file's records, counts-file.ts).
+Napi::Value SortKeys(const Napi::CallbackInfo& info) {
+  NapiArgs a(info, "tokSortKeys");
+  size_t nb, nl, no;
+  const uint8_t* b = a.u8(0, &nb);
+  const int32_t* lens = a.i32(1, &nl);
+  int32_t* order = a.i32(2, &no);
+  if (no < nl) a.fail(2, "must have one element per length in argument 1");
+  if (nl > 2147483647u) a.fail(1, "has more keys than an Int32Array can index");
+  std::vector<uint64_t> start(nl);
+  size_t total = 0;
+  for (size_t k = 0; k < nl; k++) {
+    if (lens[k] < 0) a.fail(1, "holds a negative length (at " + std::to_string(k) + ")");
+    start[k] = total;
+    total += static_cast<size_t>(lens[k]);
+  }
+  if (total != nb) a.fail(1, "holds lengths that do not add up to the bytes in argument 0");
+  for (size_t k = 0; k < nl; k++) order[k] = static_cast<int32_t>(k);
+  std::sort(order, order + nl, [&](int32_t x, int32_t y) {
+    const size_t lx = static_cast<size_t>(lens[x]), ly = static_cast<size_t>(lens[y]);
+    const int c = std::memcmp(b + start[x], b + start[y], lx < ly ? lx : ly);
+    return c != 0 ? c < 0 : lx < ly;
+  });
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_tally(Napi::Env env, Napi::Object exports) {
@@ -220,6 +250,7 @@ void register_tally(Napi::Env env, Napi::Object exports) {
   exports.Set("tokTallySize", Napi::Function::New(env, TallySize));
   exports.Set("tokTallyTake", Napi::Function::New(env, TallyTake));
   exports.Set("tokTallyRelease", Napi::Function::New(env, TallyRelease));
+  exports.Set("tokSortKeys", Napi::Function::New(env, SortKeys));
 }
 
 }  // namespace tok

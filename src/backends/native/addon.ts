@@ -110,6 +110,8 @@ export interface NativeTokenizerAddon {
   /** The summed pretokens in order of first occurrence; empties the tally (it stays usable). */
   tokTallyTake(handle: number): NativeTallyResult;
   tokTallyRelease(handle: number): void;
+  /** Writes into `order` the key indices in unsigned byte order (keys concatenated in `bytes`, one length each in `lens`). */
+  tokSortKeys(bytes: Uint8Array, lens: I32, order: I32): void;
 }
 
 /**
