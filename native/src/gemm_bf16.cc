@@ -429,6 +429,18 @@ bool load(State& s) {
 Slot* slot_for(State& s, int index) { return s.slots[static_cast<size_t>(index)].get(); }
 
 // Makes sure there is a slot (with a stream) per pool thread; false on failure.
+// `extent` rows (or columns) cut into about `want` blocks of a multiple of
+// 64: the block size, the number of blocks and the size of the last one.
+struct Blocks {
+  int64_t block, parts, last;
+};
+Blocks split_blocks(int64_t extent, int64_t want) {
+  int64_t block = (extent + want - 1) / want;
+  block = (block + 63) / 64 * 64;
+  const int64_t parts = (extent + block - 1) / block;
+  return Blocks{block, parts, extent - (parts - 1) * block};
+}
+
 bool ensure_slots(State& s, int threads) {
   while (static_cast<int>(s.slots.size()) < threads) {
     auto slot = std::make_unique<Slot>();
@@ -545,10 +557,8 @@ bool run_bf16(State& s, const float* a, const float* b, float* c, int64_t batch,
       }
     } else {
       // Each thread converts its rows of op(A) into a dense block.
-      int64_t block = (m + want - 1) / want;
-      block = (block + 63) / 64 * 64;
-      const int64_t parts = (m + block - 1) / block;
-      const int64_t last = m - (parts - 1) * block;
+      const Blocks rows = split_blocks(m, want);
+      const int64_t block = rows.block, parts = rows.parts, last = rows.last;
       const Prim* pb = prim(s, block, n, k, ta, tb, error);
       const Prim* pl = pb ? prim(s, last, n, k, ta, tb, error) : nullptr;
       if (!pb || !pl) return false;
@@ -586,10 +596,8 @@ bool run_bf16(State& s, const float* a, const float* b, float* c, int64_t batch,
     const int64_t aspan = amax - amin + m * k;
     uint16_t* ab = static_cast<uint16_t*>(s.shared.get(static_cast<size_t>(aspan) * 2));
     cvt_shared(s, cvt, a + amin, ab, aspan);
-    int64_t block = (n + want - 1) / want;
-    block = (block + 63) / 64 * 64;
-    const int64_t parts = (n + block - 1) / block;
-    const int64_t last = n - (parts - 1) * block;
+    const Blocks cols = split_blocks(n, want);
+    const int64_t block = cols.block, parts = cols.parts, last = cols.last;
     const Prim* pb = prim(s, m, block, k, ta, tb, error);
     const Prim* pl = pb ? prim(s, m, last, k, ta, tb, error) : nullptr;
     if (!pb || !pl) return false;

@@ -18,6 +18,11 @@
 
 namespace lmp {
 namespace tok {
+
+// A count table's entries as {bytes, lens, counts} typed arrays, in order of
+// first occurrence (tok_tally.cc; tokCount and tokTallyTake both return them).
+Napi::Object count_table_arrays(Napi::Env env, const CountTable& t);
+
 namespace {
 
 thread_local std::vector<std::unique_ptr<Encoder>> t_encoders;
@@ -272,27 +277,7 @@ Napi::Value Count(const Napi::CallbackInfo& info) {
     a.error("out of memory for the pretoken table");
   }
   Napi::Env env = info.Env();
-  size_t total = 0;
-  for (const CountSlot& s : t.slots) total += s.len;
-  Napi::Uint8Array bytes = Napi::Uint8Array::New(env, total);
-  Napi::Int32Array lens = Napi::Int32Array::New(env, t.size);
-  Napi::Float64Array counts = Napi::Float64Array::New(env, t.size);
-  uint8_t* pb = bytes.Data();
-  int32_t* pl = lens.Data();
-  double* pc = counts.Data();
-  size_t k = 0, o = 0;
-  for (const CountSlot& s : t.slots) {
-    uint8_t head[16];
-    std::memcpy(head, &s.k0, 8);
-    std::memcpy(head + 8, &s.k1, 8);
-    const size_t h = s.len < 16 ? s.len : 16;
-    std::memcpy(pb + o, head, h);
-    if (s.len > 16) std::memcpy(pb + o + 16, t.arena.data() + s.tail, s.len - 16);
-    o += s.len;
-    pl[k] = static_cast<int32_t>(s.len);
-    pc[k] = static_cast<double>(s.count);
-    k++;
-  }
+  Napi::Object out = count_table_arrays(env, t);
   // A unit with a huge vocabulary of pretokens grew the table: give the memory back.
   if (t.index.size() > (size_t{1} << 21)) t.init(16);
   Napi::Float64Array stats = Napi::Float64Array::New(env, 5);
@@ -301,10 +286,6 @@ Napi::Value Count(const Napi::CallbackInfo& info) {
   stats[2] = static_cast<double>(st.pieces);
   stats[3] = static_cast<double>(st.specials);
   stats[4] = static_cast<double>(st.invalid);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("bytes", bytes);
-  out.Set("lens", lens);
-  out.Set("counts", counts);
   out.Set("stats", stats);
   return out;
 }

@@ -25,6 +25,36 @@
 
 namespace lmp {
 namespace tok {
+
+// Declared in tok_napi.cc: a count table's entries as {bytes, lens, counts}.
+Napi::Object count_table_arrays(Napi::Env env, const CountTable& t) {
+  size_t total = 0;
+  for (size_t k = 0; k < t.size; k++) total += t.slots_p[k].len;
+  Napi::Uint8Array bytes = Napi::Uint8Array::New(env, total);
+  Napi::Int32Array lens = Napi::Int32Array::New(env, t.size);
+  Napi::Float64Array counts = Napi::Float64Array::New(env, t.size);
+  uint8_t* pb = bytes.Data();
+  int32_t* pl = lens.Data();
+  double* pc = counts.Data();
+  size_t o = 0;
+  for (size_t k = 0; k < t.size; k++) {
+    const CountSlot& s = t.slots_p[k];
+    uint8_t head[16];
+    std::memcpy(head, &s.k0, 8);
+    std::memcpy(head + 8, &s.k1, 8);
+    std::memcpy(pb + o, head, s.len < 16 ? s.len : 16);
+    if (s.len > 16) std::memcpy(pb + o + 16, t.arena_p + s.tail, s.len - 16);
+    o += s.len;
+    pl[k] = static_cast<int32_t>(s.len);
+    pc[k] = static_cast<double>(s.count);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("bytes", bytes);
+  out.Set("lens", lens);
+  out.Set("counts", counts);
+  return out;
+}
+
 namespace {
 
 struct Tally {
@@ -170,28 +200,7 @@ Napi::Value TallySize(const Napi::CallbackInfo& info) {
 Napi::Value TallyTake(const Napi::CallbackInfo& info) {
   Args a(info, "tokTallyTake");
   Tally* t = a.tally();
-  Napi::Env env = info.Env();
-  CountTable& T = t->table;
-  size_t total = 0;
-  for (size_t k = 0; k < T.size; k++) total += T.slots_p[k].len;
-  Napi::Uint8Array bytes = Napi::Uint8Array::New(env, total);
-  Napi::Int32Array lens = Napi::Int32Array::New(env, T.size);
-  Napi::Float64Array counts = Napi::Float64Array::New(env, T.size);
-  uint8_t* pb = bytes.Data();
-  int32_t* pl = lens.Data();
-  double* pc = counts.Data();
-  size_t o = 0;
-  for (size_t k = 0; k < T.size; k++) {
-    const CountSlot& s = T.slots_p[k];
-    uint8_t head[16];
-    std::memcpy(head, &s.k0, 8);
-    std::memcpy(head + 8, &s.k1, 8);
-    std::memcpy(pb + o, head, s.len < 16 ? s.len : 16);
-    if (s.len > 16) std::memcpy(pb + o + 16, T.arena_p + s.tail, s.len - 16);
-    o += s.len;
-    pl[k] = static_cast<int32_t>(s.len);
-    pc[k] = static_cast<double>(s.count);
-  }
+  Napi::Object out = count_table_arrays(info.Env(), t->table);
   // A fresh small table: the old one's vectors are freed here.
   try {
     t->table = CountTable();
@@ -200,10 +209,6 @@ Napi::Value TallyTake(const Napi::CallbackInfo& info) {
     t_tallies[a.handle() - 1].reset();
     a.error("out of memory for a fresh tally table (the tally was released)");
   }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("bytes", bytes);
-  out.Set("lens", lens);
-  out.Set("counts", counts);
   return out;
 }
 
