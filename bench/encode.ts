@@ -2,14 +2,20 @@
  * Encoding throughput: lmpipe (GPT-2 vocab/merges from the CS336 kit) vs
  * tiktoken (Rust/WASM, `get_encoding('gpt2')`) and js-tiktoken, in one run,
  * on the shared corpora books.txt and tinystories.txt. lmpipe is measured
- * in-process (one thread), and as the streaming pipeline of
+ * in-process with the TypeScript reference encoder (one thread; the native
+ * core in-process is bench/tokenizer-core.ts), and as the streaming pipeline of
  * pipelines/encode.ts (read -> cut -> worker pool -> uint16 token file) with
  * 1 and 2 workers. Every lmpipe result (the .bin files included) is checked
  * equal to tiktoken's ids. 1- and 2-worker runs alternate after an untimed
  * warm-up run; the 2/1 scaling is reported best/best and as the median of
  * the alternating pairs' ratios (the figure least moved by other jobs).
  *
- *   npx tsx bench/encode.ts [--reps N] [--js-mb MB] [--stream-gb GB] [--corpus FILE]...
+ *   npx tsx bench/encode.ts [--reps N] [--js-mb MB] [--stream-gb GB] [--run-mb MB] [--corpus FILE]...
+ *
+ * --run-mb sets how much text each timed pipeline run encodes (default 60:
+ * a small corpus is read as several input files). Short runs include
+ * filling and draining the pipeline and the writer's fsync; 500 or more
+ * gives the steady-state rate of a long job.
  *
  * --corpus adds a text file to the two shared corpora (repeatable): diverse
  * text, e.g. the SpamAssassin bodies that `bench/tokenizer-core.ts
@@ -43,6 +49,7 @@ import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { resolveInputs } from '../src/stages/read-inputs.ts';
 import { fixturePath, sharedPath } from '../src/util/shared-data.ts';
 import { peakRssMb } from '../src/util/memory.ts';
+import { coresAvailable, cpuModel } from './machine.ts';
 
 const EOT = '<|endoftext|>';
 const { values: args } = parseArgs({
@@ -50,6 +57,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '3' },
     'js-mb': { type: 'string', default: '6' },
     'stream-gb': { type: 'string', default: '0' },
+    'run-mb': { type: 'string', default: '60' },
     engine: { type: 'string', default: 'auto' },
     'stream-child': { type: 'string' },
     corpus: { type: 'string', multiple: true },
@@ -103,28 +111,6 @@ function readTokenFile(path: string): TokenIdArray {
 }
 
 /**
- * How many cores this process can get right now (the machine is shared):
- * the speed-up of two spinning threads over one. The 2-worker ratio cannot
- * exceed it.
- */
-async function parallelCapacity(): Promise<number> {
-  const { Worker } = await import('node:worker_threads');
-  const spin = 'let x = 0; for (let i = 0; i < 2e8; i++) x += i % 7; require("node:worker_threads").parentPort.postMessage(x);';
-  const time = async (n: number): Promise<number> => {
-    const t = performance.now();
-    await Promise.all(Array.from({ length: n }, () => new Promise<void>((resolve, reject) => {
-      const w = new Worker(spin, { eval: true });
-      w.once('message', () => { void w.terminate(); resolve(); });
-      w.once('error', reject);
-    })));
-    return performance.now() - t;
-  };
-  const one = await time(1);
-  const two = await time(2);
-  return (2 * one) / two;
-}
-
-/**
  * The child for --stream-gb: streams GB of text (books.txt read from disk
  * again and again, as that many input files) through 2 workers into a token
  * file, as `pipelines/encode.ts` does, and reports its peak RSS.
@@ -167,7 +153,7 @@ async function main(): Promise<void> {
   const wasm = get_encoding('gpt2');
   const js = getEncoding('gpt2');
   const corpora: Record<string, unknown> = {};
-  const coresBefore = await parallelCapacity();
+  const coresBefore = await coresAvailable();
   log(`cores available (2-thread spin speed-up): ${coresBefore.toFixed(2)}`);
   // Pools are started once (start-up is reported separately) and reused;
   // best-of-reps then measures warm workers, as in a long encoding run.
@@ -202,14 +188,14 @@ async function main(): Promise<void> {
     const equalJs = sameIds(one.result.subarray(0, jt.result.length), jt.result);
     // tiktoken gets a JS string: invalid UTF-8 (latin-1 mail) arrives as U+FFFD, so ids can only match valid text.
     const validUtf8 = Buffer.from(text, 'utf8').equals(buf);
-    log(`  lmpipe in-process      ${one.mbps.toFixed(2)} MB/s  ids = tiktoken: ${equalTiktoken}, = js-tiktoken (its sample): ${equalJs}${validUtf8 ? '' : ' (the text holds invalid UTF-8, which the peers see as U+FFFD)'}`);
+    log(`  lmpipe in-process (TS) ${one.mbps.toFixed(2)} MB/s  ids = tiktoken: ${equalTiktoken}, = js-tiktoken (its sample): ${equalJs}${validUtf8 ? '' : ' (the text holds invalid UTF-8, which the peers see as U+FFFD)'}`);
 
     // The pool runs read a small corpus several times (as several input
     // files) so that each timed run lasts long enough to measure. Each pool
     // first encodes the whole run once untimed: its workers' JIT and
     // pretoken caches are then warm, as through most of a long encoding job
     // (a cold start costs about a second, reported as start-up).
-    const copies = Math.max(1, Math.round(60e6 / buf.length));
+    const copies = Math.max(1, Math.round((Number(args['run-mb']) * 1e6) / buf.length));
     const files = (await resolveInputs([path])).flatMap((f) => Array.from({ length: copies }, () => f));
     // As pipelines/encode.ts does: files -> pool -> uint16 token file (temp + rename).
     const pool = async (workers: number): Promise<string> => {
@@ -294,13 +280,13 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  const coresAfter = await parallelCapacity();
+  const coresAfter = await coresAvailable();
   log(`cores available at the end: ${coresAfter.toFixed(2)}`);
   const { resolveEngine } = await import('../src/tokenizer/tokenizer-engine.ts');
   const { nativeTokenizerAvailable, nativeTokenizerIsa } = await import('../src/tokenizer/native-tokenizer.ts');
   const summary = {
     bench: 'encode',
-    cpu: readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown',
+    cpu: cpuModel(),
     engine: resolveEngine(engine).engine,
     nativeIsa: nativeTokenizerAvailable().ok ? nativeTokenizerIsa() : null,
     machineCores: (await import('node:os')).cpus().length,

@@ -40,6 +40,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { readInputs, resolveInputs } from '../src/stages/read-inputs.ts';
 import { jsonlDocuments } from '../src/stages/formats/jsonl.ts';
 import { sharedPath } from '../src/util/shared-data.ts';
+import { cpuModel } from './machine.ts';
 
 const SEP = '<|endoftext|>';
 const { values: args } = parseArgs({ options: { input: { type: 'string' }, reps: { type: 'string', default: '3' }, tmp: { type: 'string' }, encode: { type: 'boolean', default: false }, tokenizer: { type: 'string' } } });
@@ -143,7 +144,7 @@ try {
     }));
   }
   if (args.encode) await encodeRows(files);
-  console.log(JSON.stringify({ cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, load_avg_1m: +(await import('node:os')).loadavg()[0].toFixed(2) }));
+  console.log(JSON.stringify({ cpu: cpuModel(), cores: cpus().length, node: process.version, load_avg_1m: +(await import('node:os')).loadavg()[0].toFixed(2) }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

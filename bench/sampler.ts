@@ -21,6 +21,7 @@ import { MemoryTokenSource, TokenFileReader } from '../src/tokenizer/token-reade
 import type { TokenSource } from '../src/tokenizer/token-reader.ts';
 import { isTokenDtype, itemBytes, typedArrayFor } from '../src/tokenizer/token-dtype.ts';
 import { sampleBatch, sequentialBatches } from '../src/train/batch-sampler.ts';
+import { cpuModel } from './machine.ts';
 
 const { values } = parseArgs({
   options: {
@@ -110,7 +111,7 @@ try {
   log(`positional reads: random ${perBatchUs(positional.random)} µs/batch, sequential ${perBatchUs(positional.seq)} µs/batch, startup 0 s (file readers' extra RSS ${mb(fileRss)} MB)`);
   log(`in memory:        random ${perBatchUs(memRandomS)} µs/batch, sequential ${perBatchUs(memSeqS)} µs/batch, extra RSS ${mb(memRss)} MB, load ${loadS.toFixed(2)} s`);
   if (numpy) log(`numpy memmap:     random ${numpy.random_us_per_batch} µs/batch, sequential ${numpy.sequential_us_per_batch} µs/batch (numpy ${numpy.numpy})`);
-  const cpu = cpus()[0]?.model.trim() ?? 'unknown';
+  const cpu = cpuModel();
   process.stdout.write(`${JSON.stringify({
     bench: 'sampler', cpu, cores: cpus().length, node: process.version,
     tokens: N, dtype: DTYPE, batches: BATCHES, batch_size: B, context_length: T,

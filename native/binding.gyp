@@ -19,6 +19,7 @@
         "src/tokenizer/tok_avx512.cc",
         "src/tokenizer/tok_napi.cc",
         "src/tokenizer/tok_tally.cc",
+        "src/tokenizer/tok_files.cc",
         "src/formats/jsonl.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

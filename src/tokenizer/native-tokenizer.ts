@@ -55,10 +55,10 @@ export interface NativeCountUnitResult {
 
 /**
  * Cache size of a native encoder: a table of 2^18 slots of 32 bytes (8 MB),
- * at most half of them filled (each slot a whole entry: key bytes and, for
- * most pretokens, the ids). `bench/tokenizer-core.ts --cache-log2`
- * measures others: 2^16 and 2^17 were cleared 2-5 times on 16 MB of
- * books.txt or mail, 2^18 never; 2^19 was no faster.
+ * at most 3/4 of them filled (each slot a whole entry: key bytes and, for
+ * most pretokens, the ids; see tok_core.h). `bench/tokenizer-core.ts
+ * --cache-log2` measures others: 2^16 and 2^17 were cleared 2-5 times on
+ * 16 MB of books.txt or mail, 2^18 never; 2^19 was no faster.
  */
 export const DEFAULT_CACHE_SLOTS_LOG2 = 18;
 
@@ -335,6 +335,20 @@ export function nativePretokenEnds(bytes: Uint8Array): { ends: Uint32Array; inva
  * sorted natively; null when the addon is not built (or predates it), so the
  * caller sorts in TypeScript (`counts-file.ts`, the reference).
  */
+/**
+ * A GPT-2 vocab.json and merges.txt read by the addon (tok_files.cc): the
+ * tables `readGpt2Files` makes, in a fraction of the time; null when the
+ * addon is not built or the files need the TypeScript reader (anything but
+ * plainly well-formed files: that reader is the reference and gives the
+ * errors).
+ */
+export function nativeGpt2Tables(vocab: Uint8Array, merges: Uint8Array): { pool: Uint8Array; offsets: Uint32Array; merges: Int32Array } | null {
+  const s = init();
+  if (!('addon' in s) || typeof s.addon.tokReadGpt2Files !== 'function') return null;
+  const r = s.addon.tokReadGpt2Files(vocab, merges);
+  return r === null ? null : { pool: r[0], offsets: r[1], merges: r[2] };
+}
+
 export function nativeSortKeys(bytes: Uint8Array, lens: Int32Array): Int32Array | null {
   const s = init();
   if (!('addon' in s) || typeof s.addon.tokSortKeys !== 'function') return null;

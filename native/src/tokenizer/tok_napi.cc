@@ -318,6 +318,8 @@ Napi::Value Scan(const Napi::CallbackInfo& info) {
 
 // The pretoken tally of BPE training (tok_tally.cc).
 void register_tally(Napi::Env env, Napi::Object exports);
+// Reading vocab.json and merges.txt (tok_files.cc).
+void register_files(Napi::Env env, Napi::Object exports);
 
 void register_tokenizer(Napi::Env env, Napi::Object exports) {
   exports.Set("tokSetClasses", Napi::Function::New(env, SetClasses));
@@ -336,6 +338,7 @@ void register_tokenizer(Napi::Env env, Napi::Object exports) {
   exports.Set("tokCounterRelease", Napi::Function::New(env, CounterRelease));
   exports.Set("tokScan", Napi::Function::New(env, Scan));
   register_tally(env, exports);
+  register_files(env, exports);
 }
 
 }  // namespace tok

@@ -112,6 +112,8 @@ export interface NativeTokenizerAddon {
   tokTallyRelease(handle: number): void;
   /** Writes into `order` the key indices in unsigned byte order (keys concatenated in `bytes`, one length each in `lens`). */
   tokSortKeys(bytes: Uint8Array, lens: I32, order: I32): void;
+  /** A GPT-2 vocab.json and merges.txt as [byte pool, offsets by id, merge id triples], or null where the TypeScript reader must judge the files. */
+  tokReadGpt2Files(vocab: Uint8Array, merges: Uint8Array): [Uint8Array, Uint32Array, I32] | null;
 }
 
 /**
