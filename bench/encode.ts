@@ -292,6 +292,7 @@ async function main(): Promise<void> {
     machineCores: (await import('node:os')).cpus().length,
     coresAvailable: { before: coresBefore, after: coresAfter },
     poolStartupMs: startupMs,
+    runMb: Number(args['run-mb']),
     corpora,
     stream,
     peakRssMb: peakRssMb(),
