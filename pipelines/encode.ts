@@ -108,20 +108,11 @@ export const encode = definePipeline({
     const writer = new TokenFileWriter(out, { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens, ...(shardMeta ? { shard: shardMeta } : {}) });
     const encode = encodeUnits({ spec, workers: o.workers, engine: o.engine as TokenizerEngine });
     if (encode.fallbackReason) ctx.log(`tokenizer core: TypeScript (the native core is not available: ${encode.fallbackReason})`);
-    let t0 = performance.now();
+    // No waiting for the worker threads: until they have started (each loads the code and
+    // the tokenizer), the main thread encodes the units itself.
+    const t0 = performance.now();
     let result;
     try {
-      if (o.workers > 0) {
-        // Each worker thread loads the code and the tokenizer's tables (a second or two):
-        // say so, and keep it out of the throughput (so out of the Pile estimate).
-        const plural = o.workers === 1 ? 'thread' : 'threads';
-        const starting = ctx.progress.task('start', 'items');
-        starting.update(0, `starting ${o.workers} worker ${plural} (each loads the tokenizer)`);
-        await encode.start();
-        starting.update(0, `${o.workers} worker ${plural} ready`);
-        starting.stop();
-        t0 = performance.now();
-      }
       result = await runChain(chain(
         docs.source,
         docs.filter,
@@ -161,6 +152,7 @@ export const encode = definePipeline({
       mb_per_s: Math.round((bytesPerSecond / 1e6) * 100) / 100,
       tokens_per_s: seconds > 0 ? Math.round(tokens / seconds) : 0,
       workers: o.workers,
+      units_on_main_thread: encode.unitsOnMainThread,
       engine: encode.engine,
       pile_825gb_estimate: pileSeconds === null ? null : { seconds: Math.round(pileSeconds), human: formatDuration(pileSeconds) },
       stages: result.stages,

@@ -142,6 +142,34 @@ test('OrderedPool with mainThreadHelps runs items on the calling thread until a 
   await pool.close();
 });
 
+test("OrderedPool with mainThreadHelps 'while-starting': the calling thread helps only until every thread has started, even with a core to spare", async () => {
+  const make = (helps: true | 'while-starting') => new OrderedPool<{ text: string }, number>({
+    filename: new URL('./fixtures/length-worker.ts', import.meta.url),
+    workers: 1,
+    inline: (x) => Buffer.byteLength(x.text),
+    mainThreadHelps: helps,
+    probe: () => ({ text: '' }),
+  });
+  const input = Array.from({ length: 400 }, (_, i) => ({ text: 'é'.repeat(i % 37) }));
+  // Before the thread has started, the calling thread takes the items.
+  const cold = make('while-starting');
+  assert.deepEqual(await collect(cold.map(input)), input.map((x) => Buffer.byteLength(x.text)));
+  assert.ok(cold.itemsOnMainThread > 0, 'the calling thread helped while the thread started');
+  await cold.close();
+  // Started: with 'while-starting' it leaves every item to the thread; with true (and a spare core) it would not.
+  for (const helps of ['while-starting', true] as const) {
+    const pool = make(helps);
+    await pool.warmUp(() => ({ text: '' }));
+    for (let i = 0; i < 3000 && pool.threadsStarted < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(pool.threadsStarted, 1, 'the thread started');
+    const before = pool.itemsOnMainThread;
+    assert.deepEqual(await collect(pool.map(input)), input.map((x) => Buffer.byteLength(x.text)));
+    if (helps === 'while-starting') assert.equal(pool.itemsOnMainThread, before, 'no item ran on the calling thread after start-up');
+    else if (availableParallelism() > 1) assert.ok(pool.itemsOnMainThread > before, 'with a spare core, true keeps helping (the contrast that makes the check above meaningful)');
+    await pool.close();
+  }
+});
+
 test('OrderedPool with mainThreadHelps: once every thread has started, the calling thread stops helping when the threads take every core', async () => {
   const workers = availableParallelism();
   const pool = new OrderedPool<{ text: string }, number>({

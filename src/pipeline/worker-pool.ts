@@ -9,11 +9,12 @@
  * loader, see `workerExecArgv`). With `mainThreadHelps` the calling thread
  * runs an item itself whenever no started thread is idle, while threads are
  * still starting (so a slow start never stalls the run and small inputs
- * never wait for threads at all) and afterwards only if the machine has a
- * core for it beyond the threads' (else three busy threads on two cores
- * slow the threads more than the help gains);
- * without it, `warmUp()` starts every thread up front (so timing can leave
- * start-up out) and items wait for a free thread.
+ * never wait for threads at all) and, with `true`, afterwards too if the
+ * machine has a core for it beyond the threads' (else three busy threads on
+ * two cores slow the threads more than the help gains); `'while-starting'`
+ * stops helping once every thread has started, so N threads stay N busy
+ * threads. Without it, `warmUp()` starts every thread up front (so timing
+ * can leave start-up out) and items wait for a free thread.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -33,8 +34,8 @@ export interface OrderedPoolOptions<I, O> {
   transfer?: (item: I) => ArrayBufferLike[];
   /** Extra data for each worker at start-up (e.g. the tokenizer's tables). */
   workerData?: unknown;
-  /** Run an item on the calling thread when no started thread is idle (needs `inline`). */
-  mainThreadHelps?: boolean;
+  /** Run an item on the calling thread when no started thread is idle (needs `inline`): while threads start, and with `true` afterwards where a core is spare. */
+  mainThreadHelps?: boolean | 'while-starting';
   /** A cheap item each thread runs once at start: when it returns, the thread counts as started. */
   probe?: () => I;
 }
@@ -107,6 +108,8 @@ export class OrderedPool<I, O> {
   readonly #window: number;
   readonly #transfer: ((item: I) => ArrayBufferLike[]) | undefined;
   readonly #helps: boolean;
+  /** Helping goes on after start-up (where a core is spare). */
+  readonly #helpsAfterStart: boolean;
   readonly #workers: number;
   /** The calling thread has a core of its own beside the threads (more cores than threads). */
   readonly #spareCore: boolean;
@@ -117,7 +120,8 @@ export class OrderedPool<I, O> {
   constructor(opts: OrderedPoolOptions<I, O>) {
     this.#inline = opts.inline;
     this.#transfer = opts.transfer;
-    this.#helps = opts.mainThreadHelps === true && opts.workers > 0;
+    this.#helps = (opts.mainThreadHelps === true || opts.mainThreadHelps === 'while-starting') && opts.workers > 0;
+    this.#helpsAfterStart = opts.mainThreadHelps === true;
     this.#workers = opts.workers;
     this.#spareCore = opts.workers < availableParallelism();
     if ((opts.workers === 0 || this.#helps) && !opts.inline) throw new Error('OrderedPool: workers = 0 or mainThreadHelps needs an inline task');
@@ -188,7 +192,7 @@ export class OrderedPool<I, O> {
     try {
       for await (const item of source) {
         let p: Promise<O>;
-        if (this.#helps && this.#busy >= this.#ready && (this.#ready < this.#workers || this.#spareCore)) {
+        if (this.#helps && this.#busy >= this.#ready && (this.#ready < this.#workers || (this.#helpsAfterStart && this.#spareCore))) {
           // No started thread is idle: this thread runs the item now — while threads are still starting,
           // or when it has a core of its own (with every core taken by a thread it would only slow them).
           p = this.#runInline(item);

@@ -44,11 +44,18 @@ export function unitBytesFor(totalBytes: number, workers: number): number {
   return Math.max(64 << 10, Math.min(max, Math.ceil(totalBytes / (8 * workers))));
 }
 
-/** The encode stage; `start()` starts its threads ahead of the run (so timing can leave start-up out), `close()` stops them. */
+/**
+ * The encode stage. Its threads start with it; until they have, the calling
+ * thread encodes the units itself. `start()` (optional) waits until every
+ * thread has run, so that timing can leave start-up out (the benchmarks);
+ * `close()` stops them.
+ */
 export interface EncodeStage extends Stage<Unit, Ids> {
   /** The core that encodes ('native' or 'ts'), and why 'auto' fell back to TypeScript. */
   readonly engine: 'native' | 'ts';
   readonly fallbackReason?: string;
+  /** Units the calling thread encoded (all of them with workers: 0; else those it took while the threads started). */
+  readonly unitsOnMainThread: number;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -56,25 +63,35 @@ export interface EncodeStage extends Stage<Unit, Ids> {
 /** The encode stage over a started pool. */
 export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
   const engine = resolveEngine(o.engine ?? 'auto');
-  const inline = o.workers > 0 ? null : createUnitEncoder(o.spec, engine.engine);
+  // The calling thread's encoder: all of the work with workers: 0, else the
+  // units it encodes while the threads start (each loads the code and the
+  // tokenizer, 0.3-0.5 s under tsx), so small inputs never wait for them.
+  const inline = createUnitEncoder(o.spec, engine.engine);
   const workerData: EncodeWorkerData = { spec: o.spec, engine: engine.engine };
   const pool = new OrderedPool<EncodeTask, TokenIds>({
     filename: WORKER_URL,
     workers: o.workers,
-    window: o.window,
+    // Two units per thread: the calling thread only helps before the threads have started, when
+    // its results wait behind no thread's, so the pool's extra room for helping is not needed.
+    window: o.window ?? Math.max(2, 2 * o.workers),
     workerData,
     // The unit's buffer is this stage's: the ids may go over its text.
-    inline: (t) => (inline as ReturnType<typeof createUnitEncoder>).encodeUnit(t.data, t.data.buffer as ArrayBuffer),
+    inline: (t) => inline.encodeUnit(t.data, t.data.buffer as ArrayBuffer),
     transfer: (t) => [t.data.buffer],
+    // Only while the threads start: afterwards --workers N means N encoding threads.
+    mainThreadHelps: 'while-starting',
+    probe: () => ({ data: new TextEncoder().encode('warm up') }),
   });
+  let units = 0;
   return {
     name: 'encode',
     engine: engine.engine,
     ...(engine.fallbackReason ? { fallbackReason: engine.fallbackReason } : {}),
     description: `pretokenize and apply BPE merges (${engine.engine} core) on ${o.workers === 0 ? 'the main thread' : `${o.workers} worker thread${o.workers === 1 ? '' : 's'}`}, ids kept in input order`,
     bytesOf: (r) => r.bytes,
+    get unitsOnMainThread() { return o.workers === 0 ? units : pool.itemsOnMainThread; },
     start: () => pool.warmUp(() => ({ data: new TextEncoder().encode('warm up') })),
-    close: async () => { inline?.release(); await pool.close(); },
+    close: async () => { inline.release(); await pool.close(); },
     async *run(source) {
       // Results come back in order, so each unit's metadata waits in a FIFO.
       const meta: Array<Omit<Ids, 'ids'>> = [];
@@ -84,7 +101,10 @@ export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
           yield { data: u.data };
         }
       }
-      for await (const ids of pool.map(tasks())) yield { ids, ...(meta.shift() as Omit<Ids, 'ids'>) };
+      for await (const ids of pool.map(tasks())) {
+        units++;
+        yield { ids, ...(meta.shift() as Omit<Ids, 'ids'>) };
+      }
     },
   };
 }
