@@ -17,15 +17,10 @@ import { describe, it } from 'node:test';
 import { jsonlDocuments, type RecordOptions } from '../src/stages/formats/jsonl.ts';
 import { JSONL_DEFER, JSONL_DONE, JSONL_FULL, nativeJsonlExtract, type JsonlExtract } from '../src/stages/formats/jsonl-native.ts';
 import { Rng } from '../src/util/rng.ts';
+import { skipWithoutNative } from './helpers/native-skip.ts';
 
-function skipReason(): string | false {
-  if (nativeJsonlExtract() !== null) return false;
-  const why = 'the native addon is not built (npm run build:native) or lacks jsonlExtract';
-  if (process.env.CI === 'true') throw new Error(`native JSON Lines core unavailable in CI: ${why}`);
-  return why;
-}
-const skip = skipReason();
-if (skip) process.stderr.write(`note: test/jsonl-native.test.ts skipped: ${skip}\n`);
+const skip = skipWithoutNative('test/jsonl-native.test.ts', 'native JSON Lines core', () =>
+  nativeJsonlExtract() !== null ? null : 'the native addon is not built (npm run build:native) or lacks jsonlExtract');
 const extract = (): JsonlExtract => nativeJsonlExtract()!;
 
 const SEP = Buffer.from('<|endoftext|>');

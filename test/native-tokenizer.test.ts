@@ -31,17 +31,14 @@ import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { Rng } from '../src/util/rng.ts';
 import { fixturePath } from '../src/util/shared-data.ts';
 import { sotuText } from './helpers/sotu.ts';
+import { skipWithoutNative } from './helpers/native-skip.ts';
 
 const EOT = '<|endoftext|>';
 
-function skipReason(): string | false {
+const skip = skipWithoutNative('test/native-tokenizer.test.ts', 'native tokenizer', () => {
   const a = nativeTokenizerAvailable();
-  if (a.ok) return false;
-  if (process.env.CI === 'true') throw new Error(`native tokenizer unavailable in CI: ${a.reason}`);
-  return `native tokenizer unavailable: ${a.reason}`;
-}
-const skip = skipReason();
-if (skip) process.stderr.write(`note: test/native-tokenizer.test.ts skipped: ${skip}\n`);
+  return a.ok ? null : a.reason;
+});
 
 /** What the TypeScript path returns for a unit (as `encodeUnit` in bpe-encode-unit.ts: exact length, narrowest type). */
 function tsEncode(encoder: BpeEncoder, bytes: Uint8Array): Uint16Array | Uint32Array {

@@ -24,15 +24,12 @@ import { fixturePath } from '../src/util/shared-data.ts';
 import { Rng } from '../src/util/rng.ts';
 import { runInProcess } from './helpers/in-process.ts';
 import { sotuText } from './helpers/sotu.ts';
+import { skipWithoutNative } from './helpers/native-skip.ts';
 
-function skipReason(): string | false {
+const skip = skipWithoutNative('test/tokenizer-files-native.test.ts', 'native tokenizer', () => {
   const a = nativeTokenizerAvailable();
-  if (a.ok) return false;
-  if (process.env.CI === 'true') throw new Error(`native tokenizer unavailable in CI: ${a.reason}`);
-  return `native tokenizer unavailable: ${a.reason}`;
-}
-const skip = skipReason();
-if (skip) process.stderr.write(`note: test/tokenizer-files-native.test.ts skipped: ${skip}\n`);
+  return a.ok ? null : a.reason;
+});
 
 const tmp = mkdtempSync(join(tmpdir(), 'lmpipe-files-native-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
