@@ -17,6 +17,7 @@ import { SpecialMatcher } from '../src/tokenizer/special-matcher.ts';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { formatDuration, formatQuantity } from '../src/pipeline/progress.ts';
 import { chain, runChain } from '../src/pipeline/stage.ts';
+import { threadStartWarning } from '../src/pipeline/worker-pool.ts';
 import { documentSection } from '../src/stages/document-stages.ts';
 import { encodeUnits, unitBytesFor } from '../src/stages/encode-units.ts';
 import type { TokenizerEngine } from '../src/tokenizer/tokenizer-engine.ts';
@@ -128,6 +129,7 @@ export const encode = definePipeline({
     } finally {
       await encode.close();
     }
+    if (encode.threadStartError) ctx.warn(threadStartWarning(encode.threadStartError));
     const { bytes, tokens, half } = result.result;
     const tEnd = performance.now();
     const meta = await writer.close();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { byteRange, resolveInputs, readInputs } from '../src/stages/read-inputs.ts';
 import { cutUnits } from '../src/stages/cut.ts';
 import { ownedBytes, type Unit } from '../src/stages/items.ts';
-import { OrderedPool } from '../src/pipeline/worker-pool.ts';
+import { OrderedPool, threadStartWarning } from '../src/pipeline/worker-pool.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -168,6 +168,26 @@ test("OrderedPool with mainThreadHelps 'while-starting': the calling thread help
     else if (availableParallelism() > 1) assert.ok(pool.itemsOnMainThread > before, 'with a spare core, true keeps helping (the contrast that makes the check above meaningful)');
     await pool.close();
   }
+});
+
+test('OrderedPool with mainThreadHelps: threads that cannot start leave the work to the calling thread, which finishes it in order and says why', async () => {
+  const pool = new OrderedPool<{ text: string }, number>({
+    filename: new URL('./fixtures/broken-worker.ts', import.meta.url),
+    workers: 2,
+    inline: (x) => Buffer.byteLength(x.text),
+    mainThreadHelps: 'while-starting',
+    probe: () => ({ text: '' }),
+  });
+  const input = Array.from({ length: 300 }, (_, i) => ({ text: 'ü'.repeat(i % 11) }));
+  // Items arrive over time, as from a reader, so the threads' start-up fails during the run.
+  async function* slowly(): AsyncGenerator<{ text: string }> {
+    for (const x of input) { await new Promise((r) => setTimeout(r, 2)); yield x; }
+  }
+  assert.deepEqual(await collect(pool.map(slowly())), input.map((x) => Buffer.byteLength(x.text)));
+  assert.equal(pool.itemsOnMainThread, input.length);
+  assert.ok(pool.threadStartError !== null, 'the failed start is reported');
+  assert.match(threadStartWarning(pool.threadStartError), /^worker threads could not start \(.+\); the main thread did their work/);
+  await pool.close();
 });
 
 test('OrderedPool with mainThreadHelps: once every thread has started, the calling thread stops helping when the threads take every core', async () => {

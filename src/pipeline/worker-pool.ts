@@ -99,6 +99,11 @@ export function autoWorkers(bytes: number, cores: number, slowStart = slowWorker
   return Math.max(0, Math.min(cores, Math.floor(bytes / bytesPerWorker)));
 }
 
+/** The warning for a run whose threads could not start (`threadStartError`): it finished, on the calling thread, slower. */
+export function threadStartWarning(error: Error): string {
+  return `worker threads could not start (${error.message.split('\n')[0]}); the main thread did their work, so this run was slower than it should be`;
+}
+
 type TransferList = NonNullable<Parameters<Piscina['run']>[1]> extends { transferList?: infer T } ? T : never;
 
 /** An ordered, bounded pool of worker threads (or the calling thread when `workers` is 0). */
@@ -116,6 +121,7 @@ export class OrderedPool<I, O> {
   #ready = 0;
   #busy = 0;
   #onMain = 0;
+  #startError: Error | null = null;
 
   constructor(opts: OrderedPoolOptions<I, O>) {
     this.#inline = opts.inline;
@@ -140,7 +146,9 @@ export class OrderedPool<I, O> {
       if (this.#helps) {
         // A thread counts as started when its probe returns; one that cannot start is never used.
         const probe = opts.probe ?? (() => { throw new Error('OrderedPool: mainThreadHelps needs a probe'); });
-        for (let i = 0; i < opts.workers; i++) this.#pool.run(probe()).then(() => { this.#ready++; }, () => {});
+        for (let i = 0; i < opts.workers; i++) {
+          this.#pool.run(probe()).then(() => { this.#ready++; }, (e: unknown) => { this.#startError ??= e instanceof Error ? e : new Error(String(e)); });
+        }
       }
     } else {
       this.#pool = null;
@@ -150,6 +158,16 @@ export class OrderedPool<I, O> {
   /** Threads whose probe has returned (with `mainThreadHelps`). */
   get threadsStarted(): number {
     return this.#ready;
+  }
+
+  /**
+   * Why a thread could not start (its probe failed), with `mainThreadHelps`;
+   * null when none failed. The calling thread then keeps running the items
+   * a started thread would have taken, so the run still finishes: callers
+   * should say so, since it runs slower.
+   */
+  get threadStartError(): Error | null {
+    return this.#startError;
   }
 
   /** Items the calling thread ran itself while helping. */

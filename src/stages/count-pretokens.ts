@@ -40,6 +40,8 @@ export interface CountStage extends Stage<Unit, UnitCounts> {
   readonly fallbackReason?: string;
   /** Units the calling thread counted itself. */
   readonly unitsOnMainThread: number;
+  /** Why a worker thread could not start (the calling thread then did its work), or null. */
+  readonly threadStartError: Error | null;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export function countPretokens(o: CountPretokensOptions): CountStage {
     description: `split on special tokens, pretokenize (GPT-2 pattern) and count pretokens (${engine} core) on worker threads`,
     bytesOf: (r) => r.stats.bytes,
     get unitsOnMainThread() { return pool.itemsOnMainThread; },
+    get threadStartError() { return pool.threadStartError; },
     close: () => pool.close(),
     async *run(source) {
       const continues: boolean[] = [];

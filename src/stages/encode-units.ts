@@ -56,6 +56,8 @@ export interface EncodeStage extends Stage<Unit, Ids> {
   readonly fallbackReason?: string;
   /** Units the calling thread encoded (all of them with workers: 0; else those it took while the threads started). */
   readonly unitsOnMainThread: number;
+  /** Why a worker thread could not start (the calling thread then did its work), or null. */
+  readonly threadStartError: Error | null;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -90,6 +92,7 @@ export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
     description: `pretokenize and apply BPE merges (${engine.engine} core) on ${o.workers === 0 ? 'the main thread' : `${o.workers} worker thread${o.workers === 1 ? '' : 's'}`}, ids kept in input order`,
     bytesOf: (r) => r.bytes,
     get unitsOnMainThread() { return o.workers === 0 ? units : pool.itemsOnMainThread; },
+    get threadStartError() { return pool.threadStartError; },
     start: () => pool.warmUp(() => ({ data: new TextEncoder().encode('warm up') })),
     close: async () => { inline.release(); await pool.close(); },
     async *run(source) {

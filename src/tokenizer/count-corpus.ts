@@ -4,6 +4,7 @@
  * tally over `files` (with the document stages the flags ask for).
  */
 import { chain, runChain, type RunChainOptions, type StageReport } from '../pipeline/stage.ts';
+import { threadStartWarning } from '../pipeline/worker-pool.ts';
 import { countPretokens, tallyCounts, type StreamCounts } from '../stages/count-pretokens.ts';
 import { documentSection, type DocumentFlags } from '../stages/document-stages.ts';
 import { readerOptions } from '../stages/formats/index.ts';
@@ -51,6 +52,7 @@ export async function countCorpus(files: readonly InputFile[], o: CountCorpusOpt
   try {
     const { result, stages } = await runChain(chain(docs.source, docs.filter, docs.dedup, bpeCut(o.specialTokens, o.chunkBytes, o.maxHeldBytes), count, tallyCounts()), run);
     if (count.fallbackReason) run.log(`tokenizer core: TypeScript (the native core is not available: ${count.fallbackReason})`);
+    if (count.threadStartError) run.warn(threadStartWarning(count.threadStartError));
     return { counted: result, stages, workers, unitsOnMainThread: count.unitsOnMainThread, engine: count.engine, started };
   } finally {
     await count.close();
