@@ -65,10 +65,12 @@ export interface EncodeStage extends Stage<Unit, Ids> {
 /** The encode stage over a started pool. */
 export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
   const engine = resolveEngine(o.engine ?? 'auto');
-  // The calling thread's encoder: all of the work with workers: 0, else the
-  // units it encodes while the threads start (each loads the code and the
-  // tokenizer, 0.3-0.5 s under tsx), so small inputs never wait for them.
-  const inline = createUnitEncoder(o.spec, engine.engine);
+  // The calling thread's encoder, made on first use: all of the work with
+  // workers: 0, else the units it encodes while the threads start (each
+  // loads the code and the tokenizer, 0.3-0.5 s under tsx), so small inputs
+  // never wait for them.
+  let inline: ReturnType<typeof createUnitEncoder> | null = null;
+  const inlineEncoder = (): ReturnType<typeof createUnitEncoder> => (inline ??= createUnitEncoder(o.spec, engine.engine));
   const workerData: EncodeWorkerData = { spec: o.spec, engine: engine.engine };
   const pool = new OrderedPool<EncodeTask, TokenIds>({
     filename: WORKER_URL,
@@ -78,7 +80,7 @@ export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
     window: o.window ?? Math.max(2, 2 * o.workers),
     workerData,
     // The unit's buffer is this stage's: the ids may go over its text.
-    inline: (t) => inline.encodeUnit(t.data, t.data.buffer as ArrayBuffer),
+    inline: (t) => inlineEncoder().encodeUnit(t.data, t.data.buffer as ArrayBuffer),
     transfer: (t) => [t.data.buffer],
     // Only while the threads start: afterwards --workers N means N encoding threads.
     mainThreadHelps: 'while-starting',
@@ -94,7 +96,7 @@ export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
     get unitsOnMainThread() { return o.workers === 0 ? units : pool.itemsOnMainThread; },
     get threadStartError() { return pool.threadStartError; },
     start: () => pool.warmUp(() => ({ data: new TextEncoder().encode('warm up') })),
-    close: async () => { inline.release(); await pool.close(); },
+    close: async () => { inline?.release(); await pool.close(); },
     async *run(source) {
       // Results come back in order, so each unit's metadata waits in a FIFO.
       const meta: Array<Omit<Ids, 'ids'>> = [];
