@@ -80,6 +80,18 @@ export class IdBuffer {
  * to a fixed point; an id whose merges disagree counts as any byte.
  */
 export function joinableJunctions(spec: Pick<EncoderSpec, 'vocabSize' | 'byteToId' | 'merges'>): Uint8Array {
+  // A thread asks this of one spec several times per run (the cut stage, its
+  // encoder): the table is kept per merges array (read-only by every caller).
+  const known = joinableMemo.get(spec.merges);
+  if (known && known.vocabSize === spec.vocabSize && known.byteToId === spec.byteToId) return known.table;
+  const table = computeJoinable(spec);
+  joinableMemo.set(spec.merges, { vocabSize: spec.vocabSize, byteToId: spec.byteToId, table });
+  return table;
+}
+
+const joinableMemo = new WeakMap<Int32Array, { vocabSize: number; byteToId: Int32Array; table: Uint8Array }>();
+
+function computeJoinable(spec: Pick<EncoderSpec, 'vocabSize' | 'byteToId' | 'merges'>): Uint8Array {
   const UNKNOWN = -1;
   const ANY = 256;
   const first = new Int16Array(spec.vocabSize).fill(UNKNOWN);
