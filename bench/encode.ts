@@ -50,6 +50,7 @@ import { resolveInputs } from '../src/stages/read-inputs.ts';
 import { fixturePath, sharedPath } from '../src/util/shared-data.ts';
 import { peakRssMb } from '../src/util/memory.ts';
 import { coresAvailable, cpuModel } from './machine.ts';
+import { median } from './stats.ts';
 
 const EOT = '<|endoftext|>';
 const { values: args } = parseArgs({
@@ -87,11 +88,6 @@ async function best<T>(reps: number, bytes: number, f: () => T | Promise<T>): Pr
     bestS = Math.min(bestS, (performance.now() - t) / 1000);
   }
   return { mbps: bytes / 1e6 / bestS, result: result as T };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function sameIds(a: ArrayLike<number>, b: ArrayLike<number>): boolean {

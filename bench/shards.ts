@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sharedPath } from '../src/util/shared-data.ts';
 import { coresAvailable, cpuModel } from './machine.ts';
+import { median } from './stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -62,10 +63,6 @@ function run(script: string, argv: string[]): Promise<number> {
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Seconds of the slowest of processes run at once (their work overlaps). */
 async function together(runs: Array<Promise<number>>): Promise<number> {

@@ -34,6 +34,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sharedPath } from '../src/util/shared-data.ts';
+import { median } from './stats.ts';
 
 const SEP = '\n<|endoftext|>\n';
 
@@ -50,12 +51,6 @@ function flags(name: string): string[] {
 
 function log(line: string): void {
   process.stderr.write(line + '\n');
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[n >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 interface Summary {

@@ -62,6 +62,9 @@ export interface EncodeStage extends Stage<Unit, Ids> {
   close(): Promise<void>;
 }
 
+/** A unit that starts a thread (its code, its encoder) without mattering. */
+const warmUpTask = (): EncodeTask => ({ data: new TextEncoder().encode('warm up') });
+
 /** The encode stage over a started pool. */
 export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
   const engine = resolveEngine(o.engine ?? 'auto');
@@ -84,7 +87,7 @@ export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
     transfer: (t) => [t.data.buffer],
     // Only while the threads start: afterwards --workers N means N encoding threads.
     mainThreadHelps: 'while-starting',
-    probe: () => ({ data: new TextEncoder().encode('warm up') }),
+    probe: warmUpTask,
   });
   let units = 0;
   return {
@@ -95,7 +98,7 @@ export function encodeUnits(o: EncodeUnitsOptions): EncodeStage {
     bytesOf: (r) => r.bytes,
     get unitsOnMainThread() { return o.workers === 0 ? units : pool.itemsOnMainThread; },
     get threadStartError() { return pool.threadStartError; },
-    start: () => pool.warmUp(() => ({ data: new TextEncoder().encode('warm up') })),
+    start: () => pool.warmUp(warmUpTask),
     close: async () => { inline?.release(); await pool.close(); },
     async *run(source) {
       // Results come back in order, so each unit's metadata waits in a FIFO.

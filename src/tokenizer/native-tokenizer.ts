@@ -330,12 +330,6 @@ export function nativePretokenEnds(bytes: Uint8Array): { ends: Uint32Array; inva
 }
 
 /**
- * The indices of the keys (concatenated in `bytes`, one length each in
- * `lens`) in unsigned byte order, a key before the longer keys it begins,
- * sorted natively; null when the addon is not built (or predates it), so the
- * caller sorts in TypeScript (`counts-file.ts`, the reference).
- */
-/**
  * A GPT-2 vocab.json and merges.txt read by the addon (tok_files.cc): the
  * tables `readGpt2Files` makes, in a fraction of the time; null when the
  * addon is not built or the files need the TypeScript reader (anything but
@@ -349,6 +343,12 @@ export function nativeGpt2Tables(vocab: Uint8Array, merges: Uint8Array): { pool:
   return r === null ? null : { pool: r[0], offsets: r[1], merges: r[2] };
 }
 
+/**
+ * The indices of the keys (concatenated in `bytes`, one length each in
+ * `lens`) in unsigned byte order, a key before the longer keys it begins,
+ * sorted natively; null when the addon is not built (or predates it), so the
+ * caller sorts in TypeScript (`counts-file.ts`, the reference).
+ */
 export function nativeSortKeys(bytes: Uint8Array, lens: Int32Array): Int32Array | null {
   const s = init();
   if (!('addon' in s) || typeof s.addon.tokSortKeys !== 'function') return null;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../napi_args.h"
+#include "tok_core.h"
 
 namespace lmp {
 namespace tok {
@@ -38,20 +39,12 @@ struct ByteTable {
 };
 const ByteTable kTable;
 
-// One UTF-8 character at p[i] (i < n) of the table, as its byte; -1 for
-// anything else (invalid UTF-8, a character outside the table).
+// One UTF-8 character at p[*i] (*i < n) of the table, as its byte; -1 for
+// anything else (invalid UTF-8 decodes to kInvalidCp, outside the table).
 int table_byte(const uint8_t* p, size_t n, size_t* i) {
-  const uint8_t c = p[*i];
-  uint32_t cp;
-  if (c < 0x80) {
-    cp = c;
-    *i += 1;
-  } else if ((c & 0xe0) == 0xc0 && c >= 0xc2 && *i + 1 < n && (p[*i + 1] & 0xc0) == 0x80) {
-    cp = (static_cast<uint32_t>(c & 0x1f) << 6) | (p[*i + 1] & 0x3f);
-    *i += 2;
-  } else {
-    return -1;  // every character of the table is below U+0800
-  }
+  int len;
+  const uint32_t cp = decode_utf8(p, *i, n, &len);
+  *i += static_cast<size_t>(len);
   return cp < 512 ? kTable.byte_of[cp] : -1;
 }
 
