@@ -127,14 +127,19 @@ test('OrderedPool runs a real worker module on threads', async () => {
   await pool.close();
 });
 
-test('OrderedPool with mainThreadHelps runs items on the calling thread until a thread has started, keeping order', async () => {
-  const pool = new OrderedPool<{ text: string }, number>({
-    filename: new URL('./fixtures/length-worker.ts', import.meta.url),
-    workers: 1,
+/** A pool whose threads (and, helping, the calling thread) return each item's UTF-8 length. */
+function lengthPool(worker: string, workers: number, helps: true | 'while-starting'): OrderedPool<{ text: string }, number> {
+  return new OrderedPool<{ text: string }, number>({
+    filename: new URL(`./fixtures/${worker}`, import.meta.url),
+    workers,
     inline: (x) => Buffer.byteLength(x.text),
-    mainThreadHelps: true,
+    mainThreadHelps: helps,
     probe: () => ({ text: '' }),
   });
+}
+
+test('OrderedPool with mainThreadHelps runs items on the calling thread until a thread has started, keeping order', async () => {
+  const pool = lengthPool('length-worker.ts', 1, true);
   const input = Array.from({ length: 400 }, (_, i) => ({ text: 'é'.repeat(i % 37) }));
   const out = await collect(pool.map(input));
   assert.deepEqual(out, input.map((x) => Buffer.byteLength(x.text)));
@@ -143,13 +148,7 @@ test('OrderedPool with mainThreadHelps runs items on the calling thread until a 
 });
 
 test("OrderedPool with mainThreadHelps 'while-starting': the calling thread helps only until every thread has started, even with a core to spare", async () => {
-  const make = (helps: true | 'while-starting') => new OrderedPool<{ text: string }, number>({
-    filename: new URL('./fixtures/length-worker.ts', import.meta.url),
-    workers: 1,
-    inline: (x) => Buffer.byteLength(x.text),
-    mainThreadHelps: helps,
-    probe: () => ({ text: '' }),
-  });
+  const make = (helps: true | 'while-starting') => lengthPool('length-worker.ts', 1, helps);
   const input = Array.from({ length: 400 }, (_, i) => ({ text: 'é'.repeat(i % 37) }));
   // Before the thread has started, the calling thread takes the items.
   const cold = make('while-starting');
@@ -171,13 +170,7 @@ test("OrderedPool with mainThreadHelps 'while-starting': the calling thread help
 });
 
 test('OrderedPool with mainThreadHelps: threads that cannot start leave the work to the calling thread, which finishes it in order and says why', async () => {
-  const pool = new OrderedPool<{ text: string }, number>({
-    filename: new URL('./fixtures/broken-worker.ts', import.meta.url),
-    workers: 2,
-    inline: (x) => Buffer.byteLength(x.text),
-    mainThreadHelps: 'while-starting',
-    probe: () => ({ text: '' }),
-  });
+  const pool = lengthPool('broken-worker.ts', 2, 'while-starting');
   const input = Array.from({ length: 300 }, (_, i) => ({ text: 'ü'.repeat(i % 11) }));
   // Items arrive over time, as from a reader, so the threads' start-up fails during the run.
   async function* slowly(): AsyncGenerator<{ text: string }> {
