@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPipeline, summaryOf } from './helpers/cli.ts';
@@ -27,8 +27,9 @@ test('--json prints one JSON line and no table; the numbers follow the flags', (
   assert.match(r.stderr, /warning: no batch fits in 80 GB/);
 });
 
-test('without --json the table goes to stderr; a training config\'s "model" key is read', () => {
+test('without --json the table goes to stderr; a training config\'s "model" key is read', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lmpipe-acct-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'train.json');
   writeFileSync(path, JSON.stringify({ steps: 10, model: { vocab_size: 1000, context_length: 64, d_model: 32, num_layers: 2, num_heads: 4, ffn: 'gelu', tie_embeddings: true } }));
   const r = runPipeline('accounting', ['--config', path, '--memory-gb', '1']);

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveModelConfig } from '../src/model/config.ts';
@@ -160,7 +160,7 @@ test('architecture switches change exactly the affected counts', () => {
   assert.equal(flops({}) - flops({ ffn: 'gelu' }), 2 * 32 * 64 * 96 * 3);
 });
 
-test('bad input: one-line UserErrors that name the fix', () => {
+test('bad input: one-line UserErrors that name the fix', (t) => {
   const oneLine = (fn: () => unknown, pattern: RegExp): void => {
     assert.throws(fn, (e: unknown) => e instanceof UserError && !e.message.includes('\n') && pattern.test(e.message));
   };
@@ -168,6 +168,7 @@ test('bad input: one-line UserErrors that name the fix', () => {
   oneLine(() => loadModelConfig({ preset: 'tinystories' }), /did you mean 'cs336-tinystories'/);
   oneLine(() => loadModelConfig({}), /exactly one of --model/);
   const dir = mkdtempSync(join(tmpdir(), 'lmpipe-acct-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const write = (name: string, body: string): string => { const p = join(dir, name); writeFileSync(p, body); return p; };
   oneLine(() => loadModelConfig({ configPath: write('typo.json', JSON.stringify({ vocab_size: 10, context_length: 8, d_model: 16, num_layers: 1, num_heads: 2, d_modle: 3 })) }), /unknown model config key "d_modle" \(did you mean "d_model"\?\)/);
   oneLine(() => loadModelConfig({ configPath: write('heads.json', JSON.stringify({ model: { vocab_size: 10, context_length: 8, d_model: 30, num_layers: 1, num_heads: 4 } })) }), /d_model \(30\) must be divisible by num_heads \(4\)/);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../src/util/shared-data.ts';
@@ -68,8 +68,9 @@ test('every pipeline loads by plain type stripping on Node >= 22.18, and its usa
   assert.deepEqual(usages.map((u) => /usage: node pipelines\/([a-z-]+)\.ts/.exec(u)?.[1]), pipelines);
 });
 
-test('split-corpus: documents are routed whole, deterministically, via stdin too', () => {
+test('split-corpus: documents are routed whole, deterministically, via stdin too', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lmpipe-split-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const docs = Array.from({ length: 200 }, (_, i) => `Document ${i}: ${'word '.repeat(i % 17)}end.`);
   const text = docs.join('<|endoftext|>');
   writeFileSync(join(dir, 'in.txt'), text);
@@ -89,8 +90,9 @@ test('split-corpus: documents are routed whole, deterministically, via stdin too
   assert.equal(s.documents, 200);
 });
 
-test('a failing run exits 2 with one error line and leaves the previous output intact', () => {
+test('a failing run exits 2 with one error line and leaves the previous output intact', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lmpipe-split-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'in.txt'), 'a<|endoftext|>b');
   const ok = runPipeline('split-corpus', ['--input', join(dir, 'in.txt'), '--out-dir', join(dir, 'o')]);
   assert.equal(ok.status, 0, ok.stderr);

@@ -365,9 +365,10 @@ describe('a directory where input files belong (CLI)', () => {
 });
 
 describe('documents larger than a read chunk', () => {
-  test('read-documents + sample-docs: any read size gives the whole-text split (separators across reads, self-overlapping separators)', async () => {
+  test('read-documents + sample-docs: any read size gives the whole-text split (separators across reads, self-overlapping separators)', async (t) => {
     const next = rng(9);
     const dir = mkdtempSync(join(tmpdir(), 'lmpipe-docs-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const ctx = { signal: new AbortController().signal, log: () => {}, warn: () => {}, count: () => {} };
     for (const sepText of [EOT, 'aa', 'aba']) {
       for (let trial = 0; trial < 40; trial++) {

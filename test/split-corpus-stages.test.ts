@@ -5,9 +5,9 @@
  * any --chunk-mb and via stdin; with filter-docs and dedup-docs on, dropped
  * documents reach neither side and kept ones keep their numbers.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { splitCorpus } from '../pipelines/split-corpus.ts';
@@ -17,6 +17,7 @@ import { runInProcess } from './helpers/in-process.ts';
 
 const SEP = '<|endoftext|>';
 const dir = mkdtempSync(join(tmpdir(), 'lmpipe-split-stages-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Numbered documents of the inputs' texts, as the oracle sees them. */
 function oracleDocs(texts: readonly string[]): { n: number; text: string }[] {

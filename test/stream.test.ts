@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { byteRange, resolveInputs, readInputs } from '../src/stages/read-inputs.ts';
@@ -16,8 +16,9 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-test('resolveInputs expands globs in order and rejects bad patterns', async () => {
+test('resolveInputs expands globs in order and rejects bad patterns', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lmpipe-read-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'c'));
   writeFileSync(join(dir, 'c', 'b.txt'), 'bb');
   writeFileSync(join(dir, 'c', 'a.txt'), 'a');
@@ -29,8 +30,9 @@ test('resolveInputs expands globs in order and rejects bad patterns', async () =
   await assert.rejects(resolveInputs([join(dir, 'c')], dir), (e: unknown) => e instanceof UserError && /is a directory/.test(e.message));
 });
 
-test('readInputs streams whole files in bounded chunks', async () => {
+test('readInputs streams whole files in bounded chunks', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lmpipe-read-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const a = Buffer.from('x'.repeat(1000) + 'é'.repeat(300));
   writeFileSync(join(dir, 'a.txt'), a);
   writeFileSync(join(dir, 'b.txt'), '');
@@ -43,8 +45,9 @@ test('readInputs streams whole files in bounded chunks', async () => {
   assert.equal(chunks.filter((c) => c.last).length, 2);
 });
 
-test('readInputs reads only a byte range of a file', async () => {
+test('readInputs reads only a byte range of a file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lmpipe-read-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const data = Buffer.from(Array.from({ length: 5000 }, (_, i) => 97 + (i % 26)));
   writeFileSync(join(dir, 'a.txt'), data);
   const [file] = await resolveInputs([join(dir, 'a.txt')]);
