@@ -186,6 +186,17 @@ test('OrderedPool with mainThreadHelps: threads that cannot start leave the work
   await pool.close();
 });
 
+test('OrderedPool with mainThreadHelps: a run that ends before the threads have started reports no start failure when the pool closes', async () => {
+  const pool = lengthPool('length-worker.ts', 2, 'while-starting');
+  const input = [{ text: 'abc' }, { text: 'é' }];
+  assert.deepEqual(await collect(pool.map(input)), [3, 2]);
+  assert.equal(pool.threadsStarted, 0, 'the threads had not started yet (the case under test)');
+  await pool.close();
+  // Closing ends the pending start-up probes: that is not a thread that could not start.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pool.threadStartError, null);
+});
+
 test('OrderedPool with mainThreadHelps: once every thread has started, the calling thread stops helping when the threads take every core', async () => {
   const workers = availableParallelism();
   const pool = new OrderedPool<{ text: string }, number>({

@@ -122,6 +122,8 @@ export class OrderedPool<I, O> {
   #busy = 0;
   #onMain = 0;
   #startError: Error | null = null;
+  /** close() has begun: probes it cuts short are not start failures. */
+  #closing = false;
 
   constructor(opts: OrderedPoolOptions<I, O>) {
     this.#inline = opts.inline;
@@ -147,7 +149,10 @@ export class OrderedPool<I, O> {
         // A thread counts as started when its probe returns; one that cannot start is never used.
         const probe = opts.probe ?? (() => { throw new Error('OrderedPool: mainThreadHelps needs a probe'); });
         for (let i = 0; i < opts.workers; i++) {
-          this.#pool.run(probe()).then(() => { this.#ready++; }, (e: unknown) => { this.#startError ??= e instanceof Error ? e : new Error(String(e)); });
+          this.#pool.run(probe()).then(() => { this.#ready++; }, (e: unknown) => {
+            // A short run can end before the threads have started; closing the pool then ends their probes.
+            if (!this.#closing) this.#startError ??= e instanceof Error ? e : new Error(String(e));
+          });
         }
       }
     } else {
@@ -235,6 +240,7 @@ export class OrderedPool<I, O> {
 
   /** Stops the threads. */
   async close(): Promise<void> {
+    this.#closing = true;
     if (this.#pool) await this.#pool.destroy();
   }
 }
