@@ -25,7 +25,7 @@ import { writeTokens } from '../src/stages/write-tokens.ts';
 import { resolveInputs, totalSize } from '../src/stages/read-inputs.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import { encodeCut } from '../src/tokenizer/encode-files.ts';
-import { TokenFileWriter, completedPart, notAPartsDir, notATokenFile, notATokenSidecar, sidecarPath, type ShardMeta } from '../src/tokenizer/token-file.ts';
+import { TokenFileWriter, completedPart, indexPath, notAPartsDir, notATokenFile, notATokenSidecar, sidecarPath, type ShardMeta } from '../src/tokenizer/token-file.ts';
 import { tokenizerInputs } from '../src/tokenizer/tokenizer-files.ts';
 import { reuseFreedMemory } from '../src/util/memory.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
@@ -50,7 +50,7 @@ export const encode = definePipeline({
     { name: 'dedup-docs', description: 'drop exact duplicate documents, keeping the first (with --dedup)' },
     { name: 'cut', description: 'cut the byte stream where encoding the parts separately cannot change the ids' },
     { name: 'encode', description: 'pretokenize and apply BPE merges on --workers threads, results kept in input order' },
-    { name: 'write', description: 'append the ids to --out (temp file renamed at the end) and write its .json sidecar' },
+    { name: 'write', description: 'append the ids to --out (temp file renamed at the end) and write its .json sidecar (and .index with --doc-index)' },
   ],
   options: {
     tokenizer: tokenizerOption,
@@ -61,7 +61,8 @@ export const encode = definePipeline({
     workers: { ...workersOption, description: 'worker threads (0: encode on the main thread)' },
     engine: engineOption,
     maxPretokenMb: { type: 'number', default: DEFAULT_ENCODE_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest run without a place to cut held whole (a pretoken whose bytes the merges can join everywhere, e.g. one repeated letter); a longer one stops, naming its file and offset. Memory: about 10, at most 35, bytes per byte of such a run' },
-    separator: { type: 'string', placeholder: 'TOKEN', helpDefault: "the tokenizer's first special token", description: 'document separator for the document stages' },
+    separator: { type: 'string', placeholder: 'TOKEN', helpDefault: "the tokenizer's first special token", description: 'document separator for the document stages and --doc-index' },
+    docIndex: { type: 'boolean', description: 'also write OUT.index: where each document ends (the token offset after each --separator token, uint64 little-endian), for loaders that keep document boundaries' },
     ...documentOptions,
     ...formatOptions,
     ...shardOptions,
@@ -77,15 +78,20 @@ export const encode = definePipeline({
     const allFiles = await resolveInputs(o.input);
     const shard = resolveShard(o.shard, o.shardCount);
     if (shard && o.out === '-') throw new UserError('--shard writes a directory of parts: give --out DIR, not -');
+    if (o.docIndex && o.out === '-') throw new UserError('--doc-index writes OUT.index beside the token file: give --out FILE, not -');
     // With --shard, --out is a directory and this process writes its part there.
     const out = shard ? join(o.out, `${partName(shard.index, shard.count)}.bin`) : o.out;
     guardOutputs(out === '-' ? [] : [
       ...(shard ? [{ path: o.out, flag: '--out', type: 'dir' as const, what: 'directory of token-file parts', previous: notAPartsDir }] : []),
       { path: out, flag: '--out', type: 'file', what: 'token file', previous: notATokenFile },
       { path: sidecarPath(out), flag: '--out', type: 'file', what: 'token file sidecar', previous: notATokenSidecar },
+      // The index belongs to the token file: replaced (or, without --doc-index, removed) with it.
+      { path: indexPath(out), flag: '--out', type: 'file', what: 'document index' },
     ], [...allFiles.map((f) => ({ path: f.path, what: '--input' })), ...tokenizerInputs(o.tokenizer)],
     { force: o.force, forceFlag: { flag: '--force', effect: 'it is replaced' }, log: (m) => ctx.log(m) });
     const tok = Tokenizer.fromDir(o.tokenizer, o.specialToken);
+    const separator = o.separator ?? tok.specialTokens[0]?.text;
+    const separatorId = o.docIndex ? documentSeparatorId(tok, separator) : null;
     await reuseFreedMemory();
     const files = shard ? await shardInputs(allFiles, shard, new SpecialMatcher(tok.specialTokens.map((t) => t.text))) : allFiles;
     const shardMeta: ShardMeta | undefined = shard
@@ -94,19 +100,25 @@ export const encode = definePipeline({
     if (shard) {
       mkdirSync(o.out, { recursive: true });
       // The sidecar is written last: one that matches this part and tokenizer means the part is complete.
-      const done = completedPart(out, tok.hash(), shardMeta as ShardMeta);
+      const done = completedPart(out, tok.hash(), shardMeta as ShardMeta, separatorId);
       if (done) {
         ctx.log(`${partName(shard.index, shard.count)} is already complete (${done.tokens} tokens, same tokenizer and input ranges): skipped`);
-        return { out, skipped: true, shard: { ...shardMeta, source: shard.source }, tokens: done.tokens, bytes: done.sourceBytes, tokenizer_hash: done.tokenizerHash, dtype: done.dtype };
+        return {
+          out, skipped: true, shard: { ...shardMeta, source: shard.source }, tokens: done.tokens, bytes: done.sourceBytes, tokenizer_hash: done.tokenizerHash, dtype: done.dtype,
+          ...(done.documentIndex ? { document_index: { out: indexPath(out), documents: done.documentIndex.documents } } : {}),
+        };
       }
     }
     const total = totalSize(files);
     const unitBytes = unitBytesFor(total, o.workers);
     const spec = tok.encoderSpec();
-    const separator = o.separator ?? tok.specialTokens[0]?.text;
     const docs = documentSection(files, unitBytes, o, separator, readerOptions(o, separator));
     if (o.out === '-') ctx.claimStdout();
-    const writer = new TokenFileWriter(out, { vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens, ...(shardMeta ? { shard: shardMeta } : {}) });
+    const writer = new TokenFileWriter(out, {
+      vocabSize: tok.vocabSize, tokenizerHash: tok.hash(), specialTokens: tok.specialTokens,
+      ...(shardMeta ? { shard: shardMeta } : {}),
+      ...(separatorId !== null ? { documentIndex: { separatorId } } : {}),
+    });
     const encode = encodeUnits({ spec, workers: o.workers, engine: o.engine as TokenizerEngine });
     if (encode.fallbackReason) ctx.log(`tokenizer core: TypeScript (the native core is not available: ${encode.fallbackReason})`);
     // No waiting for the worker threads: until they have started (each loads the code and
@@ -150,6 +162,7 @@ export const encode = definePipeline({
       tokenizer_hash: meta.tokenizerHash,
       bytes,
       tokens,
+      ...(meta.documentIndex ? { document_index: { out: indexPath(out), documents: meta.documentIndex.documents } } : {}),
       bytes_per_token: tokens > 0 ? Math.round((bytes / tokens) * 1000) / 1000 : null,
       mb_per_s: Math.round((bytesPerSecond / 1e6) * 100) / 100,
       tokens_per_s: seconds > 0 ? Math.round(tokens / seconds) : 0,
@@ -161,5 +174,13 @@ export const encode = definePipeline({
     };
   },
 });
+
+/** The id of the --doc-index separator: one of the tokenizer's special tokens. */
+function documentSeparatorId(tok: Tokenizer, separator: string | undefined): number {
+  if (separator === undefined) throw new UserError('--doc-index needs a document separator, and the tokenizer has no special token: give --separator TOKEN (a special token, e.g. --special-token TOKEN)');
+  const found = tok.specialTokens.find((t) => t.text === separator);
+  if (!found) throw new UserError(`--doc-index: the separator ${JSON.stringify(separator)} is not a special token of this tokenizer (it has ${tok.specialTokens.map((t) => JSON.stringify(t.text)).join(', ') || 'none'}); give --separator one of them or add it with --special-token`);
+  return found.id;
+}
 
 await runIfMain(encode, import.meta.url);

@@ -17,10 +17,20 @@
  *     "specialTokens": { "<|endoftext|>": 50256 }
  *   }
  *
+ * With a document index (`encode --doc-index`) a third file `F.index`
+ * holds, as little-endian uint64, the token offset where each document ends:
+ * the position just after each separator id, in order (text after the last
+ * separator is an unterminated document, ending at `tokens`). The sidecar
+ * then has `"documentIndex": {"file": "F.index", "separatorId": 50256,
+ * "documents": N}`. Offsets count from the start of F, so the index of a
+ * concatenation is the parts' indexes, each shifted by the tokens before it.
+ * F.index belongs to F: writing F replaces it or, without an index, removes it.
+ *
  * The writer streams to a temporary name in the target's directory and
- * renames it into place only when complete (the sidecar last), so Ctrl-C or
- * a crash never leaves a partial file under the final name. An id that does
- * not fit the dtype is an error, never silently truncated.
+ * renames it into place only when complete (the index, then the sidecar
+ * last), so Ctrl-C or a crash never leaves a partial file under the final
+ * name. An id that does not fit the dtype is an error, never silently
+ * truncated.
  *
  * The dtype rule lives in token-dtype.ts; token-reader.ts reads these files.
  */
@@ -48,6 +58,18 @@ export interface TokenFileMeta {
   specialTokens: Record<string, number>;
   /** Present on a shard's part (`encode --shard`): which part of which input it encodes. */
   shard?: ShardMeta;
+  /** Present when the file has a document index (`F.index`, see the module comment). */
+  documentIndex?: DocumentIndexMeta;
+}
+
+/** The sidecar's `documentIndex` block. */
+export interface DocumentIndexMeta {
+  /** The index file's name, beside the token file. */
+  file: string;
+  /** The id after which a document ends. */
+  separatorId: number;
+  /** Entries in the index (uint64 each). */
+  documents: number;
 }
 
 /** The sidecar's `shard` block: a part's place in a sharded job and the input byte ranges it encodes. */
@@ -66,12 +88,22 @@ export interface TokenizerInfo {
   tokenizerHash: string;
   specialTokens: ReadonlyArray<{ text: string; id: number }>;
   shard?: ShardMeta;
+  /** Write the document index `F.index`: a document ends after each `separatorId`. */
+  documentIndex?: { separatorId: number };
 }
 
 /** Path of the sidecar of a token file. */
 export function sidecarPath(path: string): string {
   return `${path}.json`;
 }
+
+/** Path of the document index of a token file. */
+export function indexPath(path: string): string {
+  return `${path}.index`;
+}
+
+/** Index entries buffered before they are written (8 bytes each). */
+const INDEX_BUFFER = 1 << 16;
 
 /** Index of the first id in a typed array that is ≥ `limit`, or -1 (one monomorphic pass). */
 function firstAtLeast16(ids: Uint16Array, limit: number): number {
@@ -133,21 +165,102 @@ export interface TokenWriteOptions {
   fromEncoder?: boolean;
 }
 
-/**
- * Streams token ids into a token file (or to stdout for `-`, where no
- * sidecar is written; `close` still returns the metadata).
- */
-/** Occurrences of `id` in `ids`; a typed array is searched with its native indexOf (2-5x a JS loop: this runs on the writer's main thread). */
+/** Calls `visit` with each index of `id` in `ids`; a typed array is searched with its native indexOf (2-5x a JS loop: this runs on the writer's main thread). */
+function eachOccurrence(ids: ArrayLike<number>, id: number, visit: (i: number) => void): void {
+  if (ids instanceof Uint16Array || ids instanceof Uint32Array || ids instanceof Int32Array) {
+    for (let i = ids.indexOf(id); i >= 0; i = ids.indexOf(id, i + 1)) visit(i);
+    return;
+  }
+  for (let i = 0; i < ids.length; i++) if (ids[i] === id) visit(i);
+}
+
+/** Occurrences of `id` in `ids`. */
 function occurrences(ids: ArrayLike<number>, id: number): number {
   let n = 0;
-  if (ids instanceof Uint16Array || ids instanceof Uint32Array || ids instanceof Int32Array) {
-    for (let i = ids.indexOf(id); i >= 0; i = ids.indexOf(id, i + 1)) n++;
-    return n;
-  }
-  for (let i = 0; i < ids.length; i++) if (ids[i] === id) n++;
+  eachOccurrence(ids, id, () => { n++; });
   return n;
 }
 
+/**
+ * The document ends of a token file as it is written: the offset after each
+ * separator id, buffered as uint64 (two little-endian uint32 halves; offsets
+ * stay below 2^53) and appended to a temporary file.
+ */
+class DocumentIndexWriter {
+  readonly tmp: string;
+  private fd: number | null;
+  private readonly buf = new Uint32Array(2 * INDEX_BUFFER);
+  private fill = 0;
+  private fileBytes = 0;
+  documents = 0;
+  readonly path: string;
+  readonly separatorId: number;
+
+  constructor(path: string, separatorId: number) {
+    this.path = path;
+    this.separatorId = separatorId;
+    this.tmp = tempPathFor(path);
+    try {
+      this.fd = openSync(this.tmp, 'w');
+    } catch (e) {
+      throw new UserError(`cannot write document index ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (choose a writable --out location)`);
+    }
+  }
+
+  /** Records the documents that end in `ids`, whose first id is at offset `base` of the token file. */
+  add(ids: ArrayLike<number>, base: number): void {
+    eachOccurrence(ids, this.separatorId, (i) => {
+      const end = base + i + 1;
+      this.buf[2 * this.fill] = end % 0x1_0000_0000;
+      this.buf[2 * this.fill + 1] = Math.floor(end / 0x1_0000_0000);
+      this.documents++;
+      if (++this.fill === INDEX_BUFFER) this.flush();
+    });
+  }
+
+  /** Writes the buffered entries (little-endian, as the host is; see token-dtype.ts). */
+  flush(): void {
+    if (this.fill === 0 || this.fd === null) return;
+    const bytes = new Uint8Array(this.buf.buffer, 0, 8 * this.fill);
+    const out = LITTLE_ENDIAN_HOST ? bytes : swap32(bytes);
+    writeAllSync(this.fd, out, this.path, this.fileBytes);
+    this.fileBytes += out.length;
+    this.fill = 0;
+  }
+
+  /** Flushes, syncs and closes the temporary (renamed by the token file's close). */
+  finish(): void {
+    this.flush();
+    if (this.fd === null) return;
+    fsyncOrFail(this.fd, this.path, this.fileBytes);
+    closeSync(this.fd);
+    this.fd = null;
+  }
+
+  /** Closes and removes the temporary. */
+  discard(): void {
+    if (this.fd !== null) {
+      try { closeSync(this.fd); } catch { /* already closed */ }
+      this.fd = null;
+    }
+    discardTemp(this.tmp);
+  }
+}
+
+/** The bytes of little-endian uint32s from a big-endian host's Uint32Array bytes. */
+function swap32(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i += 4) {
+    out[i] = bytes[i + 3]; out[i + 1] = bytes[i + 2]; out[i + 2] = bytes[i + 1]; out[i + 3] = bytes[i];
+  }
+  return out;
+}
+
+/**
+ * Streams token ids into a token file (or to stdout for `-`, where no
+ * sidecar is written; `close` still returns the metadata), and its
+ * document index when asked.
+ */
 export class TokenFileWriter {
   readonly path: string;
   readonly dtype: TokenDtype;
@@ -163,6 +276,7 @@ export class TokenFileWriter {
   /** Bytes written to the temporary so far. */
   private fileBytes = 0;
   private done = false;
+  private readonly index: DocumentIndexWriter | null;
 
   /** Opens `path` for writing (`-`: stdout, or the given stream for tests). */
   constructor(path: string, info: TokenizerInfo, stdout: Writable = process.stdout) {
@@ -171,9 +285,11 @@ export class TokenFileWriter {
     this.dtype = dtypeForVocab(info.vocabSize);
     this.separatorId = info.shard && info.specialTokens.length > 0 ? info.specialTokens[0].id : -1;
     if (path === '-') {
+      if (info.documentIndex) throw new UserError('a document index needs a token file: give --out FILE, not -');
       this.tmp = null;
       this.fd = null;
       this.stdout = stdout;
+      this.index = null;
     } else {
       ensureDir(dirname(path));
       this.tmp = tempPathFor(path);
@@ -183,6 +299,12 @@ export class TokenFileWriter {
         throw new UserError(`cannot write token file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (choose a writable --out location)`);
       }
       this.stdout = null;
+      try {
+        this.index = info.documentIndex ? new DocumentIndexWriter(indexPath(path), info.documentIndex.separatorId) : null;
+      } catch (e) {
+        this.abort();
+        throw e;
+      }
     }
   }
 
@@ -201,11 +323,13 @@ export class TokenFileWriter {
     this.sourceBytes += sourceBytes;
     if (ids.length === 0) return;
     const bytes = toBytes(ids, this.dtype, this.info.vocabSize, !fromEncoder);
+    const base = this.tokens;
     this.tokens += ids.length;
     if (this.separatorId >= 0) this.documents += occurrences(ids, this.separatorId);
     if (this.fd !== null) {
       try {
         writeAllSync(this.fd, bytes, this.path, this.fileBytes);
+        this.index?.add(ids, base);
       } catch (e) {
         // Out of space: the temporary goes, the previous token file stays.
         this.abort();
@@ -239,6 +363,7 @@ export class TokenFileWriter {
       tokenizerHash: this.info.tokenizerHash,
       specialTokens,
       ...(this.info.shard ? { shard: { ...this.info.shard, tokens: this.tokens, documents: this.documents } } : {}),
+      ...(this.index ? { documentIndex: { file: basename(this.index.path), separatorId: this.index.separatorId, documents: this.index.documents } } : {}),
     };
   }
 
@@ -254,6 +379,7 @@ export class TokenFileWriter {
       fsyncOrFail(this.fd, this.path, this.fileBytes);
       closeSync(this.fd);
       this.fd = null;
+      this.index?.finish();
       // Everything that needs space is written before the previous file is touched.
       sideTmp = prepareTempFile(sidecarPath(this.path), `${JSON.stringify(meta, null, 2)}\n`);
     } catch (e) {
@@ -261,9 +387,11 @@ export class TokenFileWriter {
       this.abort();
       throw settleWriteError(e, this.path);
     }
-    // A stale sidecar must not describe the new data, even for a moment.
+    // A stale sidecar or index must not describe the new data, even for a moment.
     rmSync(sidecarPath(this.path), { force: true });
+    rmSync(indexPath(this.path), { force: true });
     commitTemp(tmp, this.path);
+    if (this.index) commitTemp(this.index.tmp, this.index.path);
     commitTemp(sideTmp, sidecarPath(this.path));
     return meta;
   }
@@ -277,6 +405,7 @@ export class TokenFileWriter {
       this.fd = null;
     }
     if (this.tmp) discardTemp(this.tmp);
+    this.index?.discard();
   }
 }
 
@@ -318,8 +447,8 @@ export function readTokenFileMeta(path: string): TokenFileMeta {
   return meta;
 }
 
-/** A shard part's file name: `part-00003-of-00016.bin` (its sidecar adds `.json`). */
-const PART_FILE = /^part-\d+-of-\d+\.bin(\.json)?$/;
+/** A shard part's file name: `part-00003-of-00016.bin` (its sidecar adds `.json`, its document index `.index`). */
+const PART_FILE = /^part-\d+-of-\d+\.bin(\.json|\.index)?$/;
 
 /** Why existing directory `dir` is not a directory of token-file parts that encode --shard may add to (null when it is one). */
 export function notAPartsDir(dir: string): string | null {
@@ -329,17 +458,21 @@ export function notAPartsDir(dir: string): string | null {
 
 /**
  * The sidecar of a complete part at `path` made with tokenizer `tokenizerHash`
- * for exactly `shard` (index, count and input byte ranges), or null when the
- * part must be (re)made: missing, from another tokenizer or split, or a data
- * file whose size does not match its sidecar.
+ * for exactly `shard` (index, count and input byte ranges), with a document
+ * index after `separatorId` when one is asked for (null: without), or null
+ * when the part must be (re)made: missing, from another tokenizer or split,
+ * with or without an index against the request, or a data or index file
+ * whose size does not match its sidecar.
  */
-export function completedPart(path: string, tokenizerHash: string, shard: ShardMeta): TokenFileMeta | null {
+export function completedPart(path: string, tokenizerHash: string, shard: ShardMeta, separatorId: number | null = null): TokenFileMeta | null {
   try {
     const meta = JSON.parse(readFileSync(sidecarPath(path), 'utf8')) as TokenFileMeta;
     if (meta.format !== 'lmpipe-tokens' || meta.tokenizerHash !== tokenizerHash || !meta.shard) return null;
     const spec = (m: ShardMeta): string => JSON.stringify({ index: m.index, count: m.count, inputs: m.inputs });
     if (spec(meta.shard) !== spec(shard)) return null;
     if (statSync(path).size !== meta.tokens * meta.itemBytes) return null;
+    if ((meta.documentIndex?.separatorId ?? null) !== separatorId) return null;
+    if (meta.documentIndex && statSync(indexPath(path)).size !== 8 * meta.documentIndex.documents) return null;
     return meta;
   } catch {
     return null;

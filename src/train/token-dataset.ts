@@ -23,7 +23,8 @@ const PART = /^part-(\d+)-of-(\d+)\.bin$/;
 export function resolveTokenFiles(spec: string, what: string): string[] {
   let files: string[];
   if (fg.isDynamicPattern(spec)) {
-    files = fg.sync(spec, { onlyFiles: true, absolute: false }).filter((f) => !f.endsWith('.json')).sort();
+    // Sidecars and document indexes (encode --doc-index) sit beside the token files: not data.
+    files = fg.sync(spec, { onlyFiles: true, absolute: false }).filter((f) => !f.endsWith('.json') && !f.endsWith('.index')).sort();
     if (files.length === 0) throw new UserError(`${what} '${spec}' matches no file; check the glob (quote it so the shell does not expand it)`);
   } else if (spec.endsWith('.manifest')) {
     let text: string;
