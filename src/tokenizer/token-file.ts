@@ -270,7 +270,7 @@ export class TokenFileWriter {
   private readonly stdout: Writable | null;
   private tokens = 0;
   private sourceBytes = 0;
-  /** A shard's part counts its documents: ids of the document separator (the first special token), or -1. */
+  /** A shard's part counts its documents: ids of the document separator (the index's, else the first special token), or -1. */
   private readonly separatorId: number;
   private documents = 0;
   /** Bytes written to the temporary so far. */
@@ -283,7 +283,7 @@ export class TokenFileWriter {
     this.path = path;
     this.info = info;
     this.dtype = dtypeForVocab(info.vocabSize);
-    this.separatorId = info.shard && info.specialTokens.length > 0 ? info.specialTokens[0].id : -1;
+    this.separatorId = info.shard ? (info.documentIndex?.separatorId ?? info.specialTokens[0]?.id ?? -1) : -1;
     if (path === '-') {
       if (info.documentIndex) throw new UserError('a document index needs a token file: give --out FILE, not -');
       this.tmp = null;
