@@ -183,13 +183,13 @@ function occurrences(ids: ArrayLike<number>, id: number): number {
 
 /**
  * The document ends of a token file as it is written: the offset after each
- * separator id, buffered as uint64 (two little-endian uint32 halves; offsets
- * stay below 2^53) and appended to a temporary file.
+ * separator id, buffered as little-endian uint64 (written as two uint32
+ * halves: offsets stay below 2^53) and appended to a temporary file.
  */
 class DocumentIndexWriter {
   readonly tmp: string;
   private fd: number | null;
-  private readonly buf = new Uint32Array(2 * INDEX_BUFFER);
+  private readonly buf = new DataView(new ArrayBuffer(8 * INDEX_BUFFER));
   private fill = 0;
   private fileBytes = 0;
   documents = 0;
@@ -211,20 +211,19 @@ class DocumentIndexWriter {
   add(ids: ArrayLike<number>, base: number): void {
     eachOccurrence(ids, this.separatorId, (i) => {
       const end = base + i + 1;
-      this.buf[2 * this.fill] = end % 0x1_0000_0000;
-      this.buf[2 * this.fill + 1] = Math.floor(end / 0x1_0000_0000);
+      this.buf.setUint32(8 * this.fill, end % 0x1_0000_0000, true);
+      this.buf.setUint32(8 * this.fill + 4, Math.floor(end / 0x1_0000_0000), true);
       this.documents++;
       if (++this.fill === INDEX_BUFFER) this.flush();
     });
   }
 
-  /** Writes the buffered entries (little-endian, as the host is; see token-dtype.ts). */
+  /** Writes the buffered entries. */
   flush(): void {
     if (this.fill === 0 || this.fd === null) return;
     const bytes = new Uint8Array(this.buf.buffer, 0, 8 * this.fill);
-    const out = LITTLE_ENDIAN_HOST ? bytes : swap32(bytes);
-    writeAllSync(this.fd, out, this.path, this.fileBytes);
-    this.fileBytes += out.length;
+    writeAllSync(this.fd, bytes, this.path, this.fileBytes);
+    this.fileBytes += bytes.length;
     this.fill = 0;
   }
 
@@ -245,15 +244,6 @@ class DocumentIndexWriter {
     }
     discardTemp(this.tmp);
   }
-}
-
-/** The bytes of little-endian uint32s from a big-endian host's Uint32Array bytes. */
-function swap32(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i += 4) {
-    out[i] = bytes[i + 3]; out[i + 1] = bytes[i + 2]; out[i + 2] = bytes[i + 1]; out[i + 3] = bytes[i];
-  }
-  return out;
 }
 
 /**
