@@ -25,7 +25,7 @@ import { writeTokens } from '../src/stages/write-tokens.ts';
 import { resolveInputs, totalSize } from '../src/stages/read-inputs.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import { encodeCut } from '../src/tokenizer/encode-files.ts';
-import { TokenFileWriter, completedPart, indexPath, notAPartsDir, notATokenFile, notATokenSidecar, sidecarPath, type ShardMeta } from '../src/tokenizer/token-file.ts';
+import { TokenFileWriter, completedPart, documentIndexSummary, indexPath, notAPartsDir, notATokenFile, notATokenSidecar, sidecarPath, type ShardMeta } from '../src/tokenizer/token-file.ts';
 import { tokenizerInputs } from '../src/tokenizer/tokenizer-files.ts';
 import { reuseFreedMemory } from '../src/util/memory.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
@@ -105,7 +105,7 @@ export const encode = definePipeline({
         ctx.log(`${partName(shard.index, shard.count)} is already complete (${done.tokens} tokens, same tokenizer and input ranges): skipped`);
         return {
           out, skipped: true, shard: { ...shardMeta, source: shard.source }, tokens: done.tokens, bytes: done.sourceBytes, tokenizer_hash: done.tokenizerHash, dtype: done.dtype,
-          ...(done.documentIndex ? { document_index: { out: indexPath(out), documents: done.documentIndex.documents } } : {}),
+          ...documentIndexSummary(out, done),
         };
       }
     }
@@ -162,7 +162,7 @@ export const encode = definePipeline({
       tokenizer_hash: meta.tokenizerHash,
       bytes,
       tokens,
-      ...(meta.documentIndex ? { document_index: { out: indexPath(out), documents: meta.documentIndex.documents } } : {}),
+      ...documentIndexSummary(out, meta),
       bytes_per_token: tokens > 0 ? Math.round((bytes / tokens) * 1000) / 1000 : null,
       mb_per_s: Math.round((bytesPerSecond / 1e6) * 100) / 100,
       tokens_per_s: seconds > 0 ? Math.round(tokens / seconds) : 0,

@@ -12,7 +12,7 @@
  */
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
-import { TokenFileWriter, indexPath, notATokenFile, notATokenSidecar, sidecarPath } from '../src/tokenizer/token-file.ts';
+import { TokenFileWriter, documentIndexSummary, indexPath, notATokenFile, notATokenSidecar, sidecarPath } from '../src/tokenizer/token-file.ts';
 import { TokenFileReader, tokenFileMeta } from '../src/tokenizer/token-reader.ts';
 import { checkSameData, resolveTokenFiles } from '../src/train/token-dataset.ts';
 import { guardOutputs } from '../src/util/output-guard.ts';
@@ -84,7 +84,7 @@ export const mergeTokens = definePipeline({
     const meta = await writer.close();
     return {
       out: o.out, parts: files.length, tokens: meta.tokens, source_bytes: meta.sourceBytes, dtype: meta.dtype, tokenizer_hash: meta.tokenizerHash,
-      ...(meta.documentIndex ? { document_index: { out: indexPath(o.out), documents: meta.documentIndex.documents } } : {}),
+      ...documentIndexSummary(o.out, meta),
     };
   },
 });

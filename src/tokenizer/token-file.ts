@@ -102,6 +102,11 @@ export function indexPath(path: string): string {
   return `${path}.index`;
 }
 
+/** The summary's `document_index` field for token file `path`, when it has an index (spread into a pipeline's result). */
+export function documentIndexSummary(path: string, meta: TokenFileMeta): { document_index?: { out: string; documents: number } } {
+  return meta.documentIndex ? { document_index: { out: indexPath(path), documents: meta.documentIndex.documents } } : {};
+}
+
 /** Index entries buffered before they are written (8 bytes each). */
 const INDEX_BUFFER = 1 << 16;
 
