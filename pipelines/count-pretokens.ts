@@ -8,9 +8,8 @@
  *   npx tsx pipelines/count-pretokens.ts --input 'corpus/*.txt' --out out/counts/all.counts
  *   sbatch --array=0-15 --wrap "npx tsx pipelines/count-pretokens.ts -i 'corpus/*.txt' --shard auto -o out/counts"
  */
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { documentOptions, engineOption, formatOptions, shardOptions } from '../src/pipeline/common-options.ts';
+import { documentOptions, engineOption, formatOptions, parseWorkers, shardOptions, workersOption } from '../src/pipeline/common-options.ts';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { partName, resolveShard } from '../src/pipeline/shard.ts';
@@ -53,7 +52,7 @@ export const countPretokensPipeline = definePipeline({
     force: { type: 'boolean', description: 'replace an existing --out that is not a count file' },
     specialToken: { type: 'string', multiple: true, default: ['<|endoftext|>'], placeholder: 'TOKEN', description: 'special token: split on, never counted as text (repeatable)' },
     noSpecialTokens: { type: 'boolean', description: 'count without any special token' },
-    workers: { type: 'string', default: 'auto', placeholder: 'N', description: `counting threads, or auto (by input size, at most ${availableParallelism()} here)` },
+    workers: workersOption('counting threads'),
     engine: engineOption,
     chunkMb: { type: 'number', default: 8, min: 0.001, placeholder: 'MB', description: 'unit size for counting' },
     maxPretokenMb: { type: 'number', default: DEFAULT_TRAIN_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest pretoken counted exactly; a longer one stops the run, naming its file and offset' },
@@ -67,7 +66,7 @@ export const countPretokensPipeline = definePipeline({
     "npx tsx pipelines/count-pretokens.ts -i 'corpus/*.txt' --shard 3/16 -o out/counts",
   ],
   validate(o) {
-    if (o.workers !== 'auto' && !/^\d+$/.test(o.workers)) throw new UserError(`invalid value '${o.workers}' for --workers: expected auto or a whole number >= 0`);
+    parseWorkers(o.workers);
   },
   async run(o, ctx) {
     const allFiles = await resolveInputs(o.input);
@@ -88,7 +87,7 @@ export const countPretokensPipeline = definePipeline({
       }
     }
     const c = await countCorpus(files, {
-      ...o, engine: o.engine as TokenizerEngine, specialTokens: specials, workers: o.workers === 'auto' ? 'auto' : Number(o.workers),
+      ...o, engine: o.engine as TokenizerEngine, specialTokens: specials, workers: parseWorkers(o.workers),
       chunkBytes: Math.max(64, Math.round(o.chunkMb * 1e6)), maxHeldBytes: Math.max(64, Math.round(o.maxPretokenMb * (1 << 20))),
     }, { signal: ctx.signal, log: (m) => ctx.log(m), warn: (m) => ctx.warn(m), progress: ctx.progress });
     const t0 = performance.now();

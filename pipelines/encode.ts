@@ -8,7 +8,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { documentOptions, engineOption, formatOptions, shardOptions, tokenizerOption, workersOption } from '../src/pipeline/common-options.ts';
+import { documentOptions, engineOption, formatOptions, parseWorkers, shardOptions, tokenizerOption, workersOption } from '../src/pipeline/common-options.ts';
 import { readerOptions } from '../src/stages/formats/index.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import { partName, resolveShard } from '../src/pipeline/shard.ts';
@@ -19,10 +19,10 @@ import { formatDuration, formatQuantity } from '../src/pipeline/progress.ts';
 import { chain, runChain } from '../src/pipeline/stage.ts';
 import { threadStartWarning } from '../src/pipeline/worker-pool.ts';
 import { documentSection } from '../src/stages/document-stages.ts';
-import { encodeUnits, unitBytesFor } from '../src/stages/encode-units.ts';
+import { encodeUnits, encodeWorkers, unitBytesFor } from '../src/stages/encode-units.ts';
 import type { TokenizerEngine } from '../src/tokenizer/tokenizer-engine.ts';
 import { writeTokens } from '../src/stages/write-tokens.ts';
-import { resolveInputs, totalSize } from '../src/stages/read-inputs.ts';
+import { resolveInputs, textSizeEstimate, totalSize } from '../src/stages/read-inputs.ts';
 import { DEFAULT_ENCODE_MAX_PRETOKEN_BYTES } from '../src/tokenizer/chunking.ts';
 import { encodeCut } from '../src/tokenizer/encode-files.ts';
 import { TokenFileWriter, completedPart, documentIndexSummary, indexPath, notAPartsDir, notATokenFile, notATokenSidecar, sidecarPath, type ShardMeta } from '../src/tokenizer/token-file.ts';
@@ -58,7 +58,7 @@ export const encode = definePipeline({
     out: { type: 'string', required: true, short: 'o', placeholder: 'FILE', description: 'output token file (- for stdout: raw ids, no sidecar); must not be an input, and if it exists, be a token file' },
     force: { type: 'boolean', description: 'replace an existing --out that is not a token file (an input is never overwritten)' },
     specialToken: { type: 'string', multiple: true, placeholder: 'T', description: 'extra special token, kept whole (repeatable; those in lmpipe.json are always used)' },
-    workers: { ...workersOption, description: 'worker threads (0: encode on the main thread)' },
+    workers: workersOption('encode threads'),
     engine: engineOption,
     maxPretokenMb: { type: 'number', default: DEFAULT_ENCODE_MAX_PRETOKEN_BYTES / (1 << 20), min: 0.001, placeholder: 'MB', description: 'longest run without a place to cut held whole (a pretoken whose bytes the merges can join everywhere, e.g. one repeated letter); a longer one stops, naming its file and offset. Memory: about 10, at most 35, bytes per byte of such a run' },
     separator: { type: 'string', placeholder: 'TOKEN', helpDefault: "the tokenizer's first special token", description: 'document separator for the document stages and --doc-index' },
@@ -74,6 +74,9 @@ export const encode = definePipeline({
     "npx tsx pipelines/encode.ts -t out/tok -i 'owt/*.jsonl.zst' --text-field text -o out/data/owt.bin",
     "sbatch --array=0-15 --wrap \"npx tsx pipelines/encode.ts -t out/tok -i 'corpus/*.txt' --shard auto -o out/data/train-parts\"",
   ],
+  validate(o) {
+    parseWorkers(o.workers);
+  },
   async run(o, ctx) {
     const allFiles = await resolveInputs(o.input);
     const shard = resolveShard(o.shard, o.shardCount);
@@ -110,7 +113,9 @@ export const encode = definePipeline({
       }
     }
     const total = totalSize(files);
-    const unitBytes = unitBytesFor(total, o.workers);
+    const asked = parseWorkers(o.workers);
+    const workers = asked === 'auto' ? encodeWorkers(textSizeEstimate(files)) : asked;
+    const unitBytes = unitBytesFor(total, workers);
     const spec = tok.encoderSpec();
     const docs = documentSection(files, unitBytes, o, separator, readerOptions(o, separator));
     if (o.out === '-') ctx.claimStdout();
@@ -119,7 +124,7 @@ export const encode = definePipeline({
       ...(shardMeta ? { shard: shardMeta } : {}),
       ...(separatorId !== null ? { documentIndex: { separatorId } } : {}),
     });
-    const encode = encodeUnits({ spec, workers: o.workers, engine: o.engine as TokenizerEngine });
+    const encode = encodeUnits({ spec, workers, engine: o.engine as TokenizerEngine });
     if (encode.fallbackReason) ctx.log(`tokenizer core: TypeScript (the native core is not available: ${encode.fallbackReason})`);
     // No waiting for the worker threads: until they have started (each loads the code and
     // the tokenizer), the main thread encodes the units itself.
@@ -166,7 +171,7 @@ export const encode = definePipeline({
       bytes_per_token: tokens > 0 ? Math.round((bytes / tokens) * 1000) / 1000 : null,
       mb_per_s: Math.round((bytesPerSecond / 1e6) * 100) / 100,
       tokens_per_s: seconds > 0 ? Math.round(tokens / seconds) : 0,
-      workers: o.workers,
+      workers,
       units_on_main_thread: encode.unitsOnMainThread,
       engine: encode.engine,
       pile_825gb_estimate: pileSeconds === null ? null : { seconds: Math.round(pileSeconds), human: formatDuration(pileSeconds) },

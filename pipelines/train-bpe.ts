@@ -6,12 +6,11 @@
  *
  *   npx tsx pipelines/train-bpe.ts --input 'corpus/*.txt' --vocab-size 10000 --out out/tok
  */
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
 import { UserError } from '../src/pipeline/errors.ts';
 import type { ProgressTask } from '../src/pipeline/progress.ts';
-import { documentOptions, engineOption, formatOptions } from '../src/pipeline/common-options.ts';
+import { documentOptions, engineOption, formatOptions, parseWorkers, workersOption } from '../src/pipeline/common-options.ts';
 import { resolveInputs } from '../src/stages/read-inputs.ts';
 import { bpeFromCounts, validateSpecials } from '../src/tokenizer/bpe-train.ts';
 import type { TokenizerEngine } from '../src/tokenizer/tokenizer-engine.ts';
@@ -42,7 +41,7 @@ export const trainBpePipeline = definePipeline({
     noSpecialTokens: { type: 'boolean', description: 'train without any special token (overrides --special-token)' },
     out: { type: 'string', required: true, short: 'o', placeholder: 'DIR', description: 'output directory (replaced only when training succeeds); must not hold the input, and if it exists, be a tokenizer directory from train-bpe or empty' },
     force: { type: 'boolean', description: 'write into an existing --out that holds other files (they are kept; an input is never overwritten)' },
-    workers: { type: 'string', default: 'auto', placeholder: 'N', description: `counting threads, or auto (by input size, at most ${availableParallelism()} here)` },
+    workers: workersOption('counting threads'),
     engine: engineOption,
     chunkMb: { type: 'number', default: 8, min: 0.001, placeholder: 'MB', description: 'chunk size for streaming and counting' },
     separator: { type: 'string', placeholder: 'TOKEN', helpDefault: 'the first --special-token', description: 'document separator for the document stages' },
@@ -57,9 +56,7 @@ export const trainBpePipeline = definePipeline({
     'npx tsx pipelines/train-bpe.ts --from-counts out/counts/total.counts --vocab-size 32000 -o out/tok32k',
   ],
   validate(o) {
-    if (o.workers !== 'auto' && !/^\d+$/.test(o.workers)) {
-      throw new UserError(`invalid value '${o.workers}' for --workers: expected auto or a whole number >= 0`);
-    }
+    parseWorkers(o.workers);
   },
   async run(o, ctx) {
     if ((o.input.length > 0) === (o.fromCounts !== undefined)) throw new UserError('give either --input (text to count) or --from-counts FILE (counts made by count-pretokens / merge-counts), not both');
@@ -89,7 +86,7 @@ export const trainBpePipeline = definePipeline({
     } else {
       specials = validateSpecials(specialTokens, o.vocabSize);
       c = await countCorpus(files, {
-        ...o, engine: o.engine as TokenizerEngine, specialTokens: specials, workers: o.workers === 'auto' ? 'auto' : Number(o.workers), chunkBytes, maxHeldBytes: maxHeld,
+        ...o, engine: o.engine as TokenizerEngine, specialTokens: specials, workers: parseWorkers(o.workers), chunkBytes, maxHeldBytes: maxHeld,
       }, { signal: ctx.signal, log: (m) => ctx.log(m), warn: (m) => ctx.warn(m), progress: ctx.progress });
     }
     if (ctx.signal.aborted) throw new UserError('interrupted');

@@ -68,6 +68,19 @@ describe('encode and inspect-tokenizer pipelines', () => {
     assert.equal(summary.tokens, expected.length);
   });
 
+  it('--workers auto (the default) runs small inputs on the main thread; a bad --workers is one error line', () => {
+    const out = join(tmp, 'auto', 'train.bin');
+    const r = runPipeline('encode', ['--tokenizer', tokDir, '--special-token', EOT, '--input', a, '--out', out, '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(summaryOf(r).workers, 0, 'a few hundred kB never pays for a thread');
+    assert.equal(summaryOf(r).tokens, tok.encodeToIds(textA).length);
+    for (const bad of ['x', '-1', '65', '1.5']) {
+      const e = runPipeline('encode', ['--tokenizer', tokDir, '--input', a, '--out', out, '--workers', bad]);
+      assert.equal(e.status, 2);
+      assert.equal(e.stderr.trim(), `encode: error: invalid value '${bad}' for --workers: expected auto or a whole number from 0 to 64`);
+    }
+  });
+
   it('a bad tokenizer directory or input is one error line, exit 2, and no output', () => {
     const out = join(tmp, 'bad', 'x.bin');
     const r1 = runPipeline('encode', ['-t', join(tmp, 'nope'), '-i', a, '-o', out]);

@@ -4,7 +4,8 @@ import { availableParallelism } from 'node:os';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { byteRange, resolveInputs, readInputs } from '../src/stages/read-inputs.ts';
+import { byteRange, resolveInputs, readInputs, textSizeEstimate } from '../src/stages/read-inputs.ts';
+import { encodeWorkers } from '../src/stages/encode-units.ts';
 import { cutUnits } from '../src/stages/cut.ts';
 import { ownedBytes, type Unit } from '../src/stages/items.ts';
 import { OrderedPool, threadStartWarning } from '../src/pipeline/worker-pool.ts';
@@ -75,6 +76,24 @@ async function* pieces(text: Buffer, piece: number): AsyncGenerator<Unit> {
 }
 
 const ctx = { signal: new AbortController().signal, log: () => {}, warn: () => {}, count: () => {} };
+
+test('encodeWorkers: no threads below the size where they pay off, one per core above it, never exactly one beside other cores', () => {
+  const MB = 1 << 20;
+  for (const slow of [true, false]) {
+    assert.equal(encodeWorkers(50 * MB, 2, slow), 0);
+    assert.equal(encodeWorkers(1024 * MB, 2, slow), 2);
+    assert.equal(encodeWorkers(-1, 2, slow), 2, 'stdin: size unknown, one per core');
+    assert.equal(encodeWorkers(1024 * MB, 1, slow), 0, 'one core: the main thread alone');
+    assert.equal(encodeWorkers(64 * 1024 * MB, 8, slow), 8);
+    for (let mb = 0; mb <= 2048; mb += 16) assert.notEqual(encodeWorkers(mb * MB, 4, slow), 1, `${mb} MB on 4 cores`);
+  }
+  // Under tsx a thread costs more start-up, so threads start later.
+  assert.equal(encodeWorkers(200 * MB, 2, true), 0);
+  assert.equal(encodeWorkers(200 * MB, 2, false), 2);
+  // Compressed inputs count as the text they hold (about 4x).
+  assert.equal(textSizeEstimate([{ path: 'a.txt', size: 100 }, { path: 'b.jsonl.zst', size: 100 }, { path: 'c.gz', size: 10 }]), 100 + 400 + 40);
+  assert.equal(textSizeEstimate([{ path: 'a.txt', size: 100 }, { path: '-', size: -1 }]), -1);
+});
 
 test('the cut stage cuts only where findCut allows, loses nothing, and owns its buffers', async () => {
   const text = Buffer.from('alpha beta|gamma delta|epsilon|zeta eta theta|'.repeat(50));

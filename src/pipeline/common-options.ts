@@ -10,6 +10,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { BooleanOption, NumberOption, StringListOption, StringOption } from './define.ts';
+import { UserError } from './errors.ts';
 
 /** `--input GLOB` (-i): text files as fast-glob patterns, repeatable, `-` for stdin (src/stages/read-inputs.ts). */
 export const inputOption = {
@@ -39,14 +40,24 @@ export const checkpointOption = {
   description: 'checkpoint directory (config.json + model.safetensors; a run directory or its best/)',
 } as const satisfies StringOption;
 
-/** The default number of worker threads: one per core, 1 to 8. */
-export const DEFAULT_WORKERS = Math.max(1, Math.min(8, availableParallelism()));
+/**
+ * `--workers N|auto` (default auto): worker threads, 0 for the main thread
+ * alone, or as many as pay off for the input's size, which each pipeline
+ * decides; `what` names the threads in the help. Read it with `parseWorkers`.
+ */
+export function workersOption(what: string) {
+  return {
+    type: 'string', default: 'auto', placeholder: 'N',
+    description: `${what}: a number (0: the main thread alone) or auto (by input size, at most ${availableParallelism()} here)`,
+  } as const satisfies StringOption;
+}
 
-/** `--workers N`: worker threads, 0 for the main thread alone. */
-export const workersOption = {
-  type: 'int', default: DEFAULT_WORKERS, min: 0, max: 64, placeholder: 'N',
-  description: 'worker threads (0: work on the main thread)',
-} as const satisfies NumberOption;
+/** The `--workers` value: a whole number up to 64, or 'auto'; a UserError otherwise. */
+export function parseWorkers(value: string): number | 'auto' {
+  if (value === 'auto') return value;
+  if (!/^\d+$/.test(value) || Number(value) > 64) throw new UserError(`invalid value '${value}' for --workers: expected auto or a whole number from 0 to 64`);
+  return Number(value);
+}
 
 /** `--backend NAME` (default auto) for the given backend names (BACKEND_NAMES of src/backends/registry.ts). */
 export function backendOption<N extends string>(names: readonly N[]) {

@@ -8,7 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import fg from 'fast-glob';
 import { UserError } from '../pipeline/errors.ts';
 import { CHUNK_HEADROOM, type ByteChunk } from './formats/chunks.ts';
-import { checkFormats, isPlainText, readFormatted, type ReaderOptions } from './formats/index.ts';
+import { checkFormats, formatOf, isPlainText, readFormatted, type ReaderOptions } from './formats/index.ts';
 import { checkTextStart, readStdin, readTextFile } from './formats/text.ts';
 
 export { CHUNK_HEADROOM };
@@ -80,6 +80,20 @@ export function totalSize(files: readonly InputFile[]): number {
   for (const f of files) {
     if (f.size < 0) return -1;
     t += f.size;
+  }
+  return t;
+}
+
+/**
+ * About how many bytes of text the inputs hold (-1 when one is stdin): a
+ * compressed file counts four times its size (English text compresses
+ * 3-4x with gzip and zstd). For sizing work, e.g. how many threads pay off.
+ */
+export function textSizeEstimate(files: readonly InputFile[]): number {
+  let t = 0;
+  for (const f of files) {
+    if (f.size < 0) return -1;
+    t += formatOf(f.path).compression === 'none' ? f.size : 4 * f.size;
   }
   return t;
 }
