@@ -118,6 +118,15 @@ test('the cut stage refuses a stretch without a cut past maxHeldBytes, naming th
   const findCut = (b: Uint8Array, n: number) => ({ at: Buffer.from(b.buffer, b.byteOffset, n).lastIndexOf(0x7c) + 1, continues: false });
   const stage = cutUnits({ findCut, unitBytes: 4, maxHeldBytes: 25, purpose: 'test it' });
   await assert.rejects(collect(stage.run(pieces(text, 10), ctx)), (e: unknown) => e instanceof UserError && /^f: from byte 3, more than/.test(e.message) && /test it/.test(e.message));
+  // Units larger than the limit: the stretch sits inside what would be one unit, with cuts on both sides; still refused.
+  const inside = Buffer.from('ab|' + 'a'.repeat(100) + '|cd|' + 'x|'.repeat(200));
+  const big = cutUnits({ findCut, unitBytes: 1000, maxHeldBytes: 25, purpose: 'test it' });
+  await assert.rejects(collect(big.run(pieces(inside, 64), ctx)), (e: unknown) => e instanceof UserError && /^f: from byte 3, more than/.test(e.message));
+  // Within the limit it is kept whole and nothing is lost.
+  const fine = Buffer.from('ab|' + 'a'.repeat(20) + '|cd|' + 'x|'.repeat(200));
+  const units = (await collect(cutUnits({ findCut, unitBytes: 1000, maxHeldBytes: 25, purpose: 'test it' }).run(pieces(fine, 64), ctx))) as Unit[];
+  assert.ok(units.every((u) => u.data.length <= 25));
+  assert.deepEqual(Buffer.concat(units.map((u) => u.data)), fine);
 });
 
 test('OrderedPool keeps order with out-of-order completion and bounds the window', async () => {

@@ -10,7 +10,8 @@
  * Memory: one staging buffer holding at most a unit plus the tail without a
  * safe cut yet. A tail longer than `maxHeldBytes` is a UserError naming the
  * input and the offset where it starts (cutting it anyway would change the
- * result). After a failed search the next one waits until the held bytes
+ * result); units are at most `maxHeldBytes`, so no longer stretch hides
+ * inside one. After a failed search the next one waits until the held bytes
  * double, so a long stretch costs linear, not quadratic, time.
  *
  * Every unit it emits owns its buffer (see items.ts), so the next stage may
@@ -73,7 +74,10 @@ export class SafeCutter {
   private seq = 0;
 
   constructor(options: CutOptions) {
-    this.o = { ...options, unitBytes: Math.max(1, options.unitBytes), maxHeldBytes: Math.max(options.unitBytes, options.maxHeldBytes) };
+    // Units no longer than the stretch held whole: a unit larger than that could hold a longer
+    // stretch without a cut (the cut is searched for from the unit's end), which must be refused.
+    const maxHeldBytes = Math.max(1, options.maxHeldBytes);
+    this.o = { ...options, unitBytes: Math.max(1, Math.min(options.unitBytes, maxHeldBytes)), maxHeldBytes };
     this.nextAttempt = this.o.unitBytes;
   }
 

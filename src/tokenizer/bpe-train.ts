@@ -191,14 +191,14 @@ export function bpeSource(input: BpeInput, readBytes: number): Stage<void, Unit>
 }
 
 /**
- * The cut stage for counting: units of about `chunkBytes` (no larger than
- * `maxHeld`, so a pretoken longer than the limit never fits one with a cut
- * after it) ending at safe cuts; a longer stretch without one is a UserError.
+ * The cut stage for counting: units of about `chunkBytes` (the cutter keeps
+ * them no larger than `maxHeld`) ending at safe cuts; a longer stretch
+ * without one is a UserError.
  */
 export function bpeCut(specialTokens: readonly string[], chunkBytes: number, maxHeld: number): Stage<Unit, Unit> {
   return cutUnits({
     findCut: safeCutFinder(new SpecialMatcher(specialTokens)),
-    unitBytes: Math.min(chunkBytes, maxHeld),
+    unitBytes: chunkBytes,
     maxHeldBytes: maxHeld,
     purpose: 'train on it exactly',
     description: 'cut the text where counting the parts separately gives the same counts (special tokens, pretoken ends)',
