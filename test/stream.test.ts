@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { byteRange, resolveInputs, readInputs, textSizeEstimate } from '../src/stages/read-inputs.ts';
 import { encodeWorkers } from '../src/stages/encode-units.ts';
+import { countingWorkers } from '../src/tokenizer/bpe-train.ts';
 import { cutUnits } from '../src/stages/cut.ts';
 import { ownedBytes, type Unit } from '../src/stages/items.ts';
 import { OrderedPool, threadStartWarning } from '../src/pipeline/worker-pool.ts';
@@ -90,6 +91,13 @@ test('encodeWorkers: no threads below the size where they pay off, one per core 
   // Under tsx a thread costs more start-up, so threads start later.
   assert.equal(encodeWorkers(200 * MB, 2, true), 0);
   assert.equal(encodeWorkers(200 * MB, 2, false), 2);
+  // Counting: the same mechanism, its own measurements; explicit counts are kept, one unit gets no thread.
+  for (const slow of [true, false]) {
+    assert.equal(countingWorkers('auto', 50 * MB, 8 * MB, slow), 0);
+    assert.equal(countingWorkers('auto', 4096 * MB, 8 * MB, slow), Math.min(availableParallelism(), 4096 / (slow ? 200 : 80)) | 0);
+    assert.equal(countingWorkers(3, 4096 * MB, 8 * MB, slow), 3);
+    assert.equal(countingWorkers(3, 4 * MB, 8 * MB, slow), 0);
+  }
   // Compressed inputs count as the text they hold (about 4x).
   assert.equal(textSizeEstimate([{ path: 'a.txt', size: 100 }, { path: 'b.jsonl.zst', size: 100 }, { path: 'c.gz', size: 10 }]), 100 + 400 + 40);
   assert.equal(textSizeEstimate([{ path: 'a.txt', size: 100 }, { path: '-', size: -1 }]), -1);

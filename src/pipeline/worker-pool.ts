@@ -89,14 +89,19 @@ export function slowWorkerStart(): boolean {
 
 /**
  * How many threads pay off for an input of `bytes` (-1: unknown, e.g.
- * stdin) when each thread needs `bytesPerWorker` to earn its start-up: one
- * per that many bytes, at most one per core. Starting a thread costs about
- * 40 ms with Node's own type stripping but 0.3-0.5 s of CPU under tsx.
+ * stdin, gets one per core) when each needs `bytesPerThread` to earn its
+ * start-up (0.3-0.5 s of CPU under tsx, ~40 ms with Node's own type
+ * stripping, plus whatever per-thread state it warms): one per that many
+ * bytes, at most one per core. With `allowOne` false the answer is never
+ * exactly 1 where there are more cores (0 instead): for stages whose main
+ * thread has little else to do, one thread only moves the work and adds
+ * its start-up. The stages choose `bytesPerThread` from measurements
+ * (`encodeWorkers`, `countingWorkers`).
  */
-export function autoWorkers(bytes: number, cores: number, slowStart = slowWorkerStart()): number {
+export function autoWorkers(bytes: number, cores: number, bytesPerThread: number, allowOne = true): number {
   if (bytes < 0) return cores;
-  const bytesPerWorker = slowStart ? 96 << 20 : 16 << 20;
-  return Math.max(0, Math.min(cores, Math.floor(bytes / bytesPerWorker)));
+  const n = Math.max(0, Math.min(cores, Math.floor(bytes / bytesPerThread)));
+  return n === 1 && !allowOne && cores > 1 ? 0 : n;
 }
 
 /** The warning for a run whose threads could not start (`threadStartError`): it finished, on the calling thread, slower. */

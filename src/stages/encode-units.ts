@@ -9,7 +9,7 @@
  */
 import type { Stage } from '../pipeline/stage.ts';
 import { availableParallelism } from 'node:os';
-import { OrderedPool, slowWorkerStart } from '../pipeline/worker-pool.ts';
+import { OrderedPool, autoWorkers, slowWorkerStart } from '../pipeline/worker-pool.ts';
 import type { EncoderSpec } from '../tokenizer/bpe-encode.ts';
 import type { TokenIds } from '../tokenizer/bpe-encode-unit.ts';
 import type { EncodeTask, EncodeWorkerData } from '../tokenizer/bpe-encode-worker.ts';
@@ -46,23 +46,20 @@ export function unitBytesFor(totalBytes: number, workers: number): number {
 }
 
 /**
- * Encode threads that pay off for an input of `totalBytes` (-1: unknown,
- * e.g. stdin, gets one per core) on `cores` cores: none below a size, one
- * per core above it, and never exactly one where there are more cores (a
- * single thread only moves the work off a main thread that has little else
- * to do, and costs its start-up). Each thread costs its start-up and warms
- * its own pretoken cache. Measured on 2 cores, books.txt repeated, 10k
- * vocabulary, process wall, 0 vs 2 threads: under tsx 0.95 vs 1.38 s at
- * 50 MB, 1.69 vs 1.91 s at 160 MB, 2.29 vs 2.14 s at 400 MB, 4.61 vs 3.70 s
- * at 1 GB (even at ~300 MB); with Node's own type stripping 0.78 vs 0.97,
- * 1.42 vs 1.45, 2.40 vs 1.77, 4.42 vs 3.34 s (even at ~170 MB).
+ * Encode threads for an input of about `totalBytes` of text (-1: unknown)
+ * on `cores` cores (`autoWorkers`): one per 128 MB under tsx, 80 MB with
+ * Node's own type stripping, never exactly one beside other cores (the main
+ * thread only reads and writes). Each thread also warms its own pretoken
+ * cache. Measured on 2 cores, books.txt repeated, 10k vocabulary, process
+ * wall, 0 vs 2 threads: under tsx 0.95 vs 1.38 s at 50 MB, 1.69 vs 1.91 s
+ * at 160 MB, 2.29 vs 2.14 s at 400 MB, 4.61 vs 3.70 s at 1 GB (even at
+ * ~300 MB); with Node's type stripping 0.78 vs 0.97, 1.42 vs 1.45, 2.40 vs
+ * 1.77, 4.42 vs 3.34 s (even at ~170 MB); one thread was never faster than
+ * none.
  */
 export function encodeWorkers(totalBytes: number, cores: number = availableParallelism(), slowStart: boolean = slowWorkerStart()): number {
   if (cores <= 1) return 0;
-  if (totalBytes < 0) return cores;
-  const bytesPerThread = slowStart ? 128 << 20 : 80 << 20;
-  const n = Math.min(cores, Math.floor(totalBytes / bytesPerThread));
-  return n >= 2 ? n : 0;
+  return autoWorkers(totalBytes, cores, slowStart ? 128 << 20 : 80 << 20, false);
 }
 
 /**
