@@ -55,7 +55,10 @@ export function unitBytesFor(totalBytes: number, workers: number): number {
  * at 160 MB, 2.29 vs 2.14 s at 400 MB, 4.61 vs 3.70 s at 1 GB (even at
  * ~300 MB); with Node's type stripping 0.78 vs 0.97, 1.42 vs 1.45, 2.40 vs
  * 1.77, 4.42 vs 3.34 s (even at ~170 MB); one thread was never faster than
- * none.
+ * none. On diverse text (SpamAssassin bodies repeated, its own 10k
+ * vocabulary, tsx) threads pay later: 1.01 vs 1.58 s at 50 MB, 1.97 vs
+ * 2.08 s at 185 MB, 2.9-3.7 vs 2.9-3.2 s at 400 MB, 6.7-8.3 vs 4.8-5.4 s at
+ * 1 GB; the 256 MB threshold loses nothing there.
  */
 export function encodeWorkers(totalBytes: number, cores: number = availableParallelism(), slowStart: boolean = slowWorkerStart()): number {
   if (cores <= 1) return 0;
