@@ -11,7 +11,6 @@
 import { join } from 'node:path';
 import { documentOptions, engineOption, formatOptions, parseWorkers, shardOptions, workersOption } from '../src/pipeline/common-options.ts';
 import { definePipeline, runIfMain } from '../src/pipeline/define.ts';
-import { UserError } from '../src/pipeline/errors.ts';
 import { partName, resolveShard } from '../src/pipeline/shard.ts';
 import { resolveInputs } from '../src/stages/read-inputs.ts';
 import { shardInputs } from '../src/stages/shard-inputs.ts';

@@ -93,15 +93,13 @@ export function slowWorkerStart(): boolean {
  * start-up (0.3-0.5 s of CPU under tsx, ~40 ms with Node's own type
  * stripping, plus whatever per-thread state it warms): one per that many
  * bytes, at most one per core. With `allowOne` false the answer is never
- * exactly 1 where there are more cores (0 instead): for stages whose main
- * thread has little else to do, one thread only moves the work and adds
- * its start-up. The stages choose `bytesPerThread` from measurements
+ * exactly 1 (0 instead): for stages whose main thread has little else to
+ * do, one thread only moves the work and adds its start-up. The stages choose `bytesPerThread` from measurements
  * (`encodeWorkers`, `countingWorkers`).
  */
 export function autoWorkers(bytes: number, cores: number, bytesPerThread: number, allowOne = true): number {
-  if (bytes < 0) return cores;
-  const n = Math.max(0, Math.min(cores, Math.floor(bytes / bytesPerThread)));
-  return n === 1 && !allowOne && cores > 1 ? 0 : n;
+  const n = bytes < 0 ? cores : Math.max(0, Math.min(cores, Math.floor(bytes / bytesPerThread)));
+  return n === 1 && !allowOne ? 0 : n;
 }
 
 /** The warning for a run whose threads could not start (`threadStartError`): it finished, on the calling thread, slower. */

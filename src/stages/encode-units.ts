@@ -48,8 +48,8 @@ export function unitBytesFor(totalBytes: number, workers: number): number {
 /**
  * Encode threads for an input of about `totalBytes` of text (-1: unknown)
  * on `cores` cores (`autoWorkers`): one per 128 MB under tsx, 80 MB with
- * Node's own type stripping, never exactly one beside other cores (the main
- * thread only reads and writes). Each thread also warms its own pretoken
+ * Node's own type stripping, never exactly one (the main thread only reads
+ * and writes). Each thread also warms its own pretoken
  * cache. Measured on 2 cores, books.txt repeated, 10k vocabulary, process
  * wall, 0 vs 2 threads: under tsx 0.95 vs 1.38 s at 50 MB, 1.69 vs 1.91 s
  * at 160 MB, 2.29 vs 2.14 s at 400 MB, 4.61 vs 3.70 s at 1 GB (even at
@@ -61,7 +61,6 @@ export function unitBytesFor(totalBytes: number, workers: number): number {
  * 1 GB; the 256 MB threshold loses nothing there.
  */
 export function encodeWorkers(totalBytes: number, cores: number = availableParallelism(), slowStart: boolean = slowWorkerStart()): number {
-  if (cores <= 1) return 0;
   return autoWorkers(totalBytes, cores, slowStart ? 128 << 20 : 80 << 20, false);
 }
 

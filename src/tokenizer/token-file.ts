@@ -320,7 +320,8 @@ export class TokenFileWriter {
     const bytes = toBytes(ids, this.dtype, this.info.vocabSize, !fromEncoder);
     const base = this.tokens;
     this.tokens += ids.length;
-    if (this.separatorId >= 0) this.documents += occurrences(ids, this.separatorId);
+    // With an index, its entries are the documents (the same separator): the ids are searched once.
+    if (this.separatorId >= 0 && !this.index) this.documents += occurrences(ids, this.separatorId);
     if (this.fd !== null) {
       try {
         writeAllSync(this.fd, bytes, this.path, this.fileBytes);
@@ -357,7 +358,7 @@ export class TokenFileWriter {
       vocabSize: this.info.vocabSize,
       tokenizerHash: this.info.tokenizerHash,
       specialTokens,
-      ...(this.info.shard ? { shard: { ...this.info.shard, tokens: this.tokens, documents: this.documents } } : {}),
+      ...(this.info.shard ? { shard: { ...this.info.shard, tokens: this.tokens, documents: this.index ? this.index.documents : this.documents } } : {}),
       ...(this.index ? { documentIndex: { file: basename(this.index.path), separatorId: this.index.separatorId, documents: this.index.documents } } : {}),
     };
   }
